@@ -1,0 +1,59 @@
+"""ecrm: an embeddable CRM library for e-commerce.
+
+>>> import ecrm
+>>> crm = ecrm.CRM.open("memory://")
+>>> alice = crm.customers.create(email="alice@example.com", name="Alice")
+>>> crm.customers.find(email="ALICE@example.com") == alice
+True
+"""
+
+from ecrm.clock import Clock, ManualClock, SystemClock
+from ecrm.crm import CRM
+from ecrm.customers import CustomerPage
+from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
+from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
+from ecrm.errors import (
+    BackendError,
+    ConflictError,
+    DuplicateKey,
+    ECRMError,
+    NotFound,
+    SchemaMissing,
+    TransientError,
+    ValidationError,
+)
+from ecrm.hookspecs import hookimpl, hookspec
+from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_orders_csv
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CRM",
+    "Account",
+    "Address",
+    "BackendError",
+    "Clock",
+    "ConflictError",
+    "Customer",
+    "CustomerMerge",
+    "CustomerOrderSummary",
+    "CustomerPage",
+    "DuplicateKey",
+    "ECRMError",
+    "ImportReport",
+    "ManualClock",
+    "NotFound",
+    "Order",
+    "OrderLine",
+    "OrderStatus",
+    "Refund",
+    "RejectedRow",
+    "SchemaMissing",
+    "SystemClock",
+    "TransientError",
+    "ValidationError",
+    "hookimpl",
+    "hookspec",
+    "read_customers_csv",
+    "read_orders_csv",
+]

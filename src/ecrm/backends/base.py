@@ -1,0 +1,162 @@
+"""The storage seam. A backend stores domain objects for one tenant at a time, inside a
+unit of work that lands whole or not at all.
+
+Third-party backends implement these protocols and certify themselves with the shipped
+conformance suite (:mod:`ecrm.testing`).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection, Iterable, Mapping
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
+
+#: Customer fields with a unique index per tenant, and ``id`` itself.
+CustomerKey = str  # "id" | "email" | "external_id"
+
+
+class Capability(enum.Flag):
+    """What a backend offers beyond the protocol's minimum."""
+
+    NONE = 0
+    #: Row locks serialise concurrent writers to the same row across processes.
+    ROW_LOCKS = enum.auto()
+    #: Analytics run inside the database (GROUP BY, window functions).
+    SQL_ANALYTICS = enum.auto()
+    #: Data outlives the process.
+    DURABLE = enum.auto()
+    #: Writes join a transaction the host controls; ecrm never commits it.
+    EXTERNAL_TRANSACTION = enum.auto()
+
+
+class CustomerRepository(Protocol):
+    """Customers and merge records of the unit of work's tenant."""
+
+    def add(self, customer: Customer) -> None:
+        """Insert; raise ``DuplicateKey`` if the id, e-mail or external id is taken."""
+
+    def add_many(self, customers: Collection[Customer]) -> None:
+        """Insert a batch; the caller has already checked the unique keys."""
+
+    def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        """The customer, or None. ``for_update`` locks the row until the unit ends."""
+
+    def find(self, key: CustomerKey, value: str) -> Customer | None:
+        """The customer whose ``key`` (``"email"`` or ``"external_id"``) equals ``value``."""
+
+    def ids_by(self, key: CustomerKey, values: Collection[str]) -> dict[str, str]:
+        """Map each of ``values`` that exists under ``key`` to the customer id."""
+
+    def replace(self, customer: Customer) -> None:
+        """Overwrite the stored customer with the same id."""
+
+    def delete(self, customer_id: str) -> None:
+        """Remove the customer row."""
+
+    def page(self, *, after: str | None, limit: int, account_id: str | None) -> list[Customer]:
+        """Up to ``limit`` customers with id greater than ``after``, by id."""
+
+    def add_merge(self, merge: CustomerMerge) -> None:
+        """Record that a duplicate was merged into a survivor."""
+
+    def merged_into(self, customer_id: str) -> str | None:
+        """The survivor ``customer_id`` was merged into, if it was."""
+
+    def merges_into(self, survivor_id: str) -> list[CustomerMerge]:
+        """The merges whose survivor is ``survivor_id``, oldest first."""
+
+
+class AccountRepository(Protocol):
+    """B2B accounts of the unit of work's tenant."""
+
+    def add(self, account: Account) -> None:
+        """Insert; raise ``DuplicateKey`` if the external id is taken."""
+
+    def get(self, account_id: str) -> Account | None:
+        """The account, or None."""
+
+    def find_by_external_id(self, external_id: str) -> Account | None:
+        """The account with this external id, or None."""
+
+    def replace(self, account: Account) -> None:
+        """Overwrite the stored account with the same id."""
+
+
+class OrderRepository(Protocol):
+    """Orders, lines and refunds of the unit of work's tenant."""
+
+    def add(self, order: Order) -> None:
+        """Insert order and lines; raise ``DuplicateKey`` if the order id is taken."""
+
+    def add_many(self, orders: Collection[Order]) -> None:
+        """Insert a batch; the caller has already checked the order ids."""
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        """The order with its lines, or None."""
+
+    def get_many(self, order_ids: Collection[str]) -> dict[str, Order]:
+        """The stored orders among ``order_ids``, by id."""
+
+    def for_customer(self, customer_id: str) -> list[Order]:
+        """The customer's orders, oldest first (ties broken by order id)."""
+
+    def replace_state(self, order: Order) -> None:
+        """Store the order's status, refunded amount and cancellation time."""
+
+    def add_refund(self, refund: Refund) -> None:
+        """Insert; raise ``DuplicateKey`` if the refund id is taken."""
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        """The refund, or None."""
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        """The order's refunds, oldest first."""
+
+    def summary(self, customer_id: str, currency: str) -> CustomerOrderSummary:
+        """Aggregates over the customer's orders in ``currency``, cancelled ones left out."""
+
+    def summaries(self, customer_ids: Iterable[str] | None, currency: str) -> Mapping[
+            str, CustomerOrderSummary]:
+        """The same for many customers (all with orders when ``customer_ids`` is None)."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction for one tenant. Leaving the ``with`` block normally commits;
+    an exception rolls everything back."""
+
+    tenant: str
+    customers: CustomerRepository
+    accounts: AccountRepository
+    orders: OrderRepository
+
+    def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
+        """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the work is durably committed; drop it on rollback."""
+
+
+class Backend(Protocol):
+    """A place to store CRM data: memory, an SQL database, or a third party's."""
+
+    capabilities: Capability
+
+    def unit_of_work(self, tenant: str, *,
+                     read_only: bool = False) -> AbstractContextManager[UnitOfWork]:
+        """Open a unit of work bound to ``tenant``. ``read_only`` promises no writes, which
+        lets a backend take lighter locks."""
+
+    def create_schema(self) -> None:
+        """Create whatever storage the backend needs; safe to call again."""
+
+    @property
+    def can_retry(self) -> bool:
+        """True when a failed unit of work may be retried from scratch (False when the
+        host owns the transaction)."""
+
+    def close(self) -> None:
+        """Release connections and files."""

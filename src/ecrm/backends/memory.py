@@ -1,0 +1,277 @@
+"""MemoryBackend: everything in Python dicts, for tests, demos and small tools.
+
+Units of work are serialised by one lock and undone from a journal on failure, so the
+backend keeps the same all-or-nothing promise as a database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from ecrm.backends.base import Capability, CustomerKey
+from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.orders import CustomerOrderSummary, Order, Refund, summarize
+from ecrm.errors import DuplicateKey
+
+
+class _Table:
+    """A dict of rows with unique secondary keys, writing through the unit's journal."""
+
+    def __init__(self, name: str, unique: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.rows: dict[str, Any] = {}
+        self.unique = {field: {} for field in unique}  # field -> value -> primary key
+        self.journal: list[Callable[[], None]] | None = None
+
+    def insert(self, key: str, row: Any) -> None:
+        if key in self.rows:
+            raise DuplicateKey(f"{self.name}.id", key)
+        self._check_unique(key, row)
+        self._put(key, row)
+        self._log(lambda: self._remove(key))
+
+    def update(self, key: str, row: Any) -> None:
+        old = self.rows[key]
+        self._check_unique(key, row)
+        self._remove(key)
+        self._put(key, row)
+        self._log(lambda: (self._remove(key), self._put(key, old)))
+
+    def delete(self, key: str) -> None:
+        old = self.rows[key]
+        self._remove(key)
+        self._log(lambda: self._put(key, old))
+
+    def lookup(self, field: str, value: object) -> Any | None:
+        key = self.unique[field].get(value)
+        return None if key is None else self.rows[key]
+
+    def _check_unique(self, key: str, row: Any) -> None:
+        for field, index in self.unique.items():
+            value = getattr(row, field)
+            if value is not None and index.get(value, key) != key:
+                raise DuplicateKey(f"{self.name}.{field}", str(value))
+
+    def _put(self, key: str, row: Any) -> None:
+        self.rows[key] = row
+        for field, index in self.unique.items():
+            value = getattr(row, field)
+            if value is not None:
+                index[value] = key
+
+    def _remove(self, key: str) -> None:
+        row = self.rows.pop(key)
+        for field, index in self.unique.items():
+            value = getattr(row, field)
+            if value is not None and index.get(value) == key:
+                del index[value]
+
+    def _log(self, undo: Callable[[], Any]) -> None:
+        if self.journal is not None:
+            self.journal.append(undo)
+
+
+class _TenantData:
+    """All tables of one tenant."""
+
+    def __init__(self) -> None:
+        self.customers = _Table("customers", unique=("email", "external_id"))
+        self.accounts = _Table("accounts", unique=("external_id",))
+        self.merges = _Table("customer_merges")
+        self.orders = _Table("orders")
+        self.refunds = _Table("refunds")
+
+    def tables(self) -> list[_Table]:
+        return [self.customers, self.accounts, self.merges, self.orders, self.refunds]
+
+    def customer_attached(self) -> list[_Table]:
+        """Tables whose rows carry a ``customer_id`` that follows a merge."""
+        return [self.orders]
+
+
+class MemoryBackend:
+    """Stores everything in this process. Data is lost when the backend is dropped."""
+
+    capabilities = Capability.NONE
+    can_retry = True
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, _TenantData] = {}
+        self._lock = threading.RLock()
+
+    def create_schema(self) -> None:
+        """Nothing to create: tables appear with their first tenant."""
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    @contextmanager
+    def unit_of_work(self, tenant: str, *, read_only: bool = False
+                     ) -> Iterator[MemoryUnitOfWork]:
+        """Hold the backend's lock for the whole unit; undo the journal on failure."""
+        with self._lock:
+            data = self._tenants.setdefault(tenant, _TenantData())
+            journal: list[Callable[[], None]] = []
+            for table in data.tables():
+                table.journal = journal
+            uow = MemoryUnitOfWork(tenant, data)
+            try:
+                yield uow
+            except BaseException:
+                for undo in reversed(journal):
+                    undo()
+                raise
+            finally:
+                for table in data.tables():
+                    table.journal = None
+        for callback in uow.callbacks:
+            callback()
+
+
+class MemoryUnitOfWork:
+    """A unit of work over one tenant's dicts."""
+
+    def __init__(self, tenant: str, data: _TenantData) -> None:
+        self.tenant = tenant
+        self.callbacks: list[Callable[[], None]] = []
+        self.customers = MemoryCustomerRepository(data)
+        self.accounts = MemoryAccountRepository(data)
+        self.orders = MemoryOrderRepository(data)
+        self._data = data
+
+    def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
+        """Point every attached row of the duplicate at the survivor."""
+        for table in self._data.customer_attached():
+            for key, row in list(table.rows.items()):
+                if row.customer_id == duplicate_id:
+                    table.update(key, attrs.evolve(row, customer_id=survivor_id))
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Queue ``callback`` for after the unit succeeds."""
+        self.callbacks.append(callback)
+
+
+class MemoryCustomerRepository:
+    """Customers in a dict, with unique e-mail and external id."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._table = data.customers
+        self._merges = data.merges
+
+    def add(self, customer: Customer) -> None:
+        self._table.insert(customer.id, customer)
+
+    def add_many(self, customers: Collection[Customer]) -> None:
+        for customer in customers:
+            self.add(customer)
+
+    def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        return self._table.rows.get(customer_id)
+
+    def find(self, key: CustomerKey, value: str) -> Customer | None:
+        if key == "id":
+            return self._table.rows.get(value)
+        return self._table.lookup(key, value)
+
+    def ids_by(self, key: CustomerKey, values: Collection[str]) -> dict[str, str]:
+        found = (self.find(key, value) for value in values)
+        return {getattr(c, key): c.id for c in found if c is not None}
+
+    def replace(self, customer: Customer) -> None:
+        self._table.update(customer.id, customer)
+
+    def delete(self, customer_id: str) -> None:
+        self._table.delete(customer_id)
+
+    def page(self, *, after: str | None, limit: int, account_id: str | None) -> list[Customer]:
+        chosen = sorted(
+            c for c in self._table.rows
+            if (after is None or c > after)
+            and (account_id is None or self._table.rows[c].account_id == account_id)
+        )
+        return [self._table.rows[c] for c in chosen[:limit]]
+
+    def add_merge(self, merge: CustomerMerge) -> None:
+        self._merges.insert(merge.duplicate_id, merge)
+
+    def merged_into(self, customer_id: str) -> str | None:
+        merge = self._merges.rows.get(customer_id)
+        return None if merge is None else merge.survivor_id
+
+    def merges_into(self, survivor_id: str) -> list[CustomerMerge]:
+        found = [m for m in self._merges.rows.values() if m.survivor_id == survivor_id]
+        return sorted(found, key=lambda m: (m.merged_at, m.duplicate_id))
+
+
+class MemoryAccountRepository:
+    """Accounts in a dict, with unique external id."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._table = data.accounts
+
+    def add(self, account: Account) -> None:
+        self._table.insert(account.id, account)
+
+    def get(self, account_id: str) -> Account | None:
+        return self._table.rows.get(account_id)
+
+    def find_by_external_id(self, external_id: str) -> Account | None:
+        return self._table.lookup("external_id", external_id)
+
+    def replace(self, account: Account) -> None:
+        self._table.update(account.id, account)
+
+
+class MemoryOrderRepository:
+    """Orders and refunds in dicts."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._orders = data.orders
+        self._refunds = data.refunds
+
+    def add(self, order: Order) -> None:
+        self._orders.insert(order.order_id, order)
+
+    def add_many(self, orders: Collection[Order]) -> None:
+        for order in orders:
+            self.add(order)
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        return self._orders.rows.get(order_id)
+
+    def get_many(self, order_ids: Collection[str]) -> dict[str, Order]:
+        rows = self._orders.rows
+        return {oid: rows[oid] for oid in order_ids if oid in rows}
+
+    def for_customer(self, customer_id: str) -> list[Order]:
+        found = [o for o in self._orders.rows.values() if o.customer_id == customer_id]
+        return sorted(found, key=lambda o: (o.placed_at, o.order_id))
+
+    def replace_state(self, order: Order) -> None:
+        self._orders.update(order.order_id, order)
+
+    def add_refund(self, refund: Refund) -> None:
+        self._refunds.insert(refund.refund_id, refund)
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        return self._refunds.rows.get(refund_id)
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        found = [r for r in self._refunds.rows.values() if r.order_id == order_id]
+        return sorted(found, key=lambda r: (r.refunded_at, r.refund_id))
+
+    def summary(self, customer_id: str, currency: str) -> CustomerOrderSummary:
+        return summarize(customer_id, currency, self.for_customer(customer_id))
+
+    def summaries(self, customer_ids: Iterable[str] | None,
+                  currency: str) -> Mapping[str, CustomerOrderSummary]:
+        by_customer: dict[str, list[Order]] = {}
+        for order in self._orders.rows.values():
+            by_customer.setdefault(order.customer_id, []).append(order)
+        wanted = by_customer.keys() if customer_ids is None else customer_ids
+        return {cid: summarize(cid, currency, by_customer.get(cid, [])) for cid in wanted}

@@ -1,0 +1,163 @@
+"""SQLBackend: ecrm on SQLite, PostgreSQL or MySQL/MariaDB through SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, update
+
+from ecrm.backends.base import Capability
+from ecrm.backends.sql import tables
+from ecrm.backends.sql.errors import translated
+from ecrm.backends.sql.repositories import (
+    SQLAccountRepository,
+    SQLCustomerRepository,
+    SQLOrderRepository,
+)
+
+
+class SQLBackend:
+    """Stores CRM data in a relational database.
+
+    ``SQLBackend(engine)`` owns its transactions: each unit of work commits on its own.
+    ``SQLBackend(connection)`` joins the host's open transaction: each unit of work is a
+    SAVEPOINT, ecrm never commits or rolls back the host's transaction, and notifications
+    wait for the host's commit (they are dropped if the host rolls back).
+    """
+
+    def __init__(self, bind: Engine | Connection) -> None:
+        if isinstance(bind, Connection):
+            self._engine = bind.engine
+            self._connection: Connection | None = bind
+            self._pending: list[Callable[[], None]] = []
+            event.listen(bind, "commit", self._host_committed)
+            event.listen(bind, "rollback", self._host_rolled_back)
+        elif isinstance(bind, Engine):
+            self._engine = bind
+            self._connection = None
+        else:
+            raise TypeError(f"SQLBackend needs an Engine or a Connection, got {type(bind)!r}")
+        caps = Capability.ROW_LOCKS | Capability.SQL_ANALYTICS | Capability.DURABLE
+        if self._connection is not None:
+            caps |= Capability.EXTERNAL_TRANSACTION
+        self.capabilities = caps
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> SQLBackend:
+        """Create an engine for ``url`` with settings ecrm needs (see :func:`make_engine`)."""
+        return cls(make_engine(url, **engine_options))
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine behind this backend."""
+        return self._engine
+
+    @property
+    def can_retry(self) -> bool:
+        """Units may be retried only when ecrm owns the transaction."""
+        return self._connection is None
+
+    def create_schema(self) -> None:
+        """Create ecrm's tables that do not exist yet (quick starts and tests; hosts with
+        migrations use :mod:`ecrm.backends.sql.migrations`)."""
+        with translated():
+            if self._connection is not None:
+                tables.metadata.create_all(self._connection)
+            else:
+                with self._engine.begin() as conn:
+                    tables.metadata.create_all(conn)
+
+    def drop_schema(self) -> None:
+        """Drop ecrm's tables and all their data."""
+        with translated(), self._engine.begin() as conn:
+            tables.metadata.drop_all(conn)
+
+    def close(self) -> None:
+        """Stop listening to the host connection; dispose the engine if ecrm made it."""
+        if self._connection is not None:
+            event.remove(self._connection, "commit", self._host_committed)
+            event.remove(self._connection, "rollback", self._host_rolled_back)
+        elif getattr(self._engine, "_ecrm_owned", False):
+            self._engine.dispose()
+
+    @contextmanager
+    def unit_of_work(self, tenant: str, *, read_only: bool = False) -> Iterator[SQLUnitOfWork]:
+        """A transaction (engine mode) or a savepoint in the host's transaction."""
+        if self._connection is None:
+            with translated(), self._engine.connect() as conn:
+                conn.execution_options(ecrm_read_only=read_only)
+                with conn.begin():
+                    uow = SQLUnitOfWork(conn, tenant)
+                    yield uow
+            for callback in uow.callbacks:
+                callback()
+        else:
+            with translated(), self._connection.begin_nested():
+                uow = SQLUnitOfWork(self._connection, tenant)
+                yield uow
+            self._pending.extend(uow.callbacks)
+
+    def _host_committed(self, conn: Connection) -> None:
+        pending, self._pending = self._pending, []
+        for callback in pending:
+            callback()
+
+    def _host_rolled_back(self, conn: Connection) -> None:
+        self._pending = []
+
+
+class SQLUnitOfWork:
+    """Repositories sharing one connection and one tenant."""
+
+    def __init__(self, conn: Connection, tenant: str) -> None:
+        self.tenant = tenant
+        self.callbacks: list[Callable[[], None]] = []
+        self.customers = SQLCustomerRepository(conn, tenant)
+        self.accounts = SQLAccountRepository(conn, tenant)
+        self.orders = SQLOrderRepository(conn, tenant)
+        self._conn = conn
+
+    def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
+        """Point every customer-referencing column of the duplicate at the survivor."""
+        for column in tables.customer_ref_columns():
+            table = column.table
+            self._conn.execute(
+                update(table)
+                .where(table.c.tenant_id == self.tenant, column == duplicate_id)
+                .values({column.name: survivor_id})
+            )
+
+    def on_commit(self, callback: Callable[[], None]) -> None:
+        """Queue ``callback`` for after the commit."""
+        self.callbacks.append(callback)
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """An engine for ``url``. For SQLite files it turns on foreign keys, waits on locks
+    instead of failing, and takes the write lock at BEGIN so that concurrent writers
+    queue rather than deadlock."""
+    engine = create_engine(url, **options)
+    engine._ecrm_owned = True  # type: ignore[attr-defined]
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let BEGIN below take over
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get("ecrm_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

@@ -1,0 +1,261 @@
+"""SQL repositories: SQLAlchemy Core statements, every one restricted to one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from itertools import groupby
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, insert, select, update
+from sqlalchemy.sql import ColumnElement
+
+from ecrm.backends.base import CustomerKey
+from ecrm.backends.sql import rows, tables
+from ecrm.batching import chunks
+from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.money import from_minor
+from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund
+
+#: Bound parameters per IN list; stays under every driver's limit.
+IN_CHUNK = 500
+
+class _TenantScoped:
+    """Base of every repository: a connection and the one tenant it may touch."""
+
+    def __init__(self, conn: Connection, tenant: str) -> None:
+        self._conn = conn
+        self._tenant = tenant
+
+    def _mine(self, table: Table) -> ColumnElement[bool]:
+        return table.c.tenant_id == self._tenant
+
+
+class SQLCustomerRepository(_TenantScoped):
+    """Customers and merges in ``ecrm_customers`` / ``ecrm_customer_merges``."""
+
+    _t = tables.customers
+
+    def add(self, customer: Customer) -> None:
+        self._conn.execute(insert(self._t), rows.customer_params(self._tenant, customer))
+
+    def add_many(self, customers: Collection[Customer]) -> None:
+        if customers:
+            params = [rows.customer_params(self._tenant, c) for c in customers]
+            self._conn.execute(insert(self._t), params)
+
+    def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
+        query = select(self._t).where(self._mine(self._t), self._t.c.id == customer_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else rows.customer_from_row(row)
+
+    def find(self, key: CustomerKey, value: str) -> Customer | None:
+        query = select(self._t).where(self._mine(self._t), self._t.c[key] == value)
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else rows.customer_from_row(row)
+
+    def ids_by(self, key: CustomerKey, values: Collection[str]) -> dict[str, str]:
+        column = self._t.c[key]
+        found: dict[str, str] = {}
+        for batch in chunks(set(values), IN_CHUNK):
+            query = select(column, self._t.c.id).where(self._mine(self._t), column.in_(batch))
+            found.update({value: cid for value, cid in self._conn.execute(query)})
+        return found
+
+    def replace(self, customer: Customer) -> None:
+        params = rows.customer_params(self._tenant, customer)
+        del params["tenant_id"], params["id"]
+        statement = update(self._t).where(self._mine(self._t), self._t.c.id == customer.id)
+        self._conn.execute(statement.values(**params))
+
+    def delete(self, customer_id: str) -> None:
+        statement = self._t.delete().where(self._mine(self._t), self._t.c.id == customer_id)
+        self._conn.execute(statement)
+
+    def page(self, *, after: str | None, limit: int, account_id: str | None) -> list[Customer]:
+        query = select(self._t).where(self._mine(self._t))
+        if after is not None:
+            query = query.where(self._t.c.id > after)
+        if account_id is not None:
+            query = query.where(self._t.c.account_id == account_id)
+        query = query.order_by(self._t.c.tenant_id, self._t.c.id).limit(limit)
+        return [rows.customer_from_row(r) for r in self._conn.execute(query).mappings()]
+
+    def add_merge(self, merge: CustomerMerge) -> None:
+        self._conn.execute(insert(tables.customer_merges),
+                           rows.merge_params(self._tenant, merge))
+
+    def merged_into(self, customer_id: str) -> str | None:
+        m = tables.customer_merges
+        query = select(m.c.survivor_id).where(self._mine(m), m.c.duplicate_id == customer_id)
+        return self._conn.execute(query).scalar()
+
+    def merges_into(self, survivor_id: str) -> list[CustomerMerge]:
+        m = tables.customer_merges
+        query = (select(m).where(self._mine(m), m.c.survivor_id == survivor_id)
+                 .order_by(m.c.merged_at, m.c.duplicate_id))
+        return [rows.merge_from_row(r) for r in self._conn.execute(query).mappings()]
+
+
+class SQLAccountRepository(_TenantScoped):
+    """B2B accounts in ``ecrm_accounts``."""
+
+    _t = tables.accounts
+
+    def add(self, account: Account) -> None:
+        self._conn.execute(insert(self._t), rows.account_params(self._tenant, account))
+
+    def get(self, account_id: str) -> Account | None:
+        return self._one(self._t.c.id == account_id)
+
+    def find_by_external_id(self, external_id: str) -> Account | None:
+        return self._one(self._t.c.external_id == external_id)
+
+    def replace(self, account: Account) -> None:
+        params = rows.account_params(self._tenant, account)
+        del params["tenant_id"], params["id"]
+        statement = update(self._t).where(self._mine(self._t), self._t.c.id == account.id)
+        self._conn.execute(statement.values(**params))
+
+    def _one(self, condition: ColumnElement[bool]) -> Account | None:
+        row = self._conn.execute(
+            select(self._t).where(self._mine(self._t), condition)).mappings().first()
+        return None if row is None else rows.account_from_row(row)
+
+
+class SQLOrderRepository(_TenantScoped):
+    """Orders, lines and refunds in ``ecrm_orders``, ``ecrm_order_lines``, ``ecrm_refunds``."""
+
+    _o = tables.orders
+    _l = tables.order_lines
+    _r = tables.refunds
+
+    def add(self, order: Order) -> None:
+        self.add_many([order])
+
+    def add_many(self, orders: Collection[Order]) -> None:
+        if not orders:
+            return
+        self._conn.execute(insert(self._o), [rows.order_params(self._tenant, o) for o in orders])
+        lines = [line for o in orders for line in rows.line_params(self._tenant, o)]
+        self._conn.execute(insert(self._l), lines)
+
+    def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
+        query = select(self._o).where(self._mine(self._o), self._o.c.order_id == order_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            return None
+        return rows.order_from_rows(row, self._lines_where(self._l.c.order_id == order_id))
+
+    def get_many(self, order_ids: Collection[str]) -> dict[str, Order]:
+        found: dict[str, Order] = {}
+        for batch in chunks(set(order_ids), IN_CHUNK):
+            found.update(self._orders_where(self._o.c.order_id.in_(batch)))
+        return found
+
+    def for_customer(self, customer_id: str) -> list[Order]:
+        orders = self._orders_where(self._o.c.customer_id == customer_id)
+        return sorted(orders.values(), key=lambda o: (o.placed_at, o.order_id))
+
+    def replace_state(self, order: Order) -> None:
+        params = rows.order_params(self._tenant, order)
+        statement = update(self._o).where(self._mine(self._o),
+                                          self._o.c.order_id == order.order_id)
+        self._conn.execute(statement.values(
+            status=params["status"], refunded_minor=params["refunded_minor"],
+            cancelled_at=params["cancelled_at"]))
+
+    def add_refund(self, refund: Refund) -> None:
+        currency = self._conn.execute(
+            select(self._o.c.currency).where(self._mine(self._o),
+                                             self._o.c.order_id == refund.order_id)).scalar_one()
+        self._conn.execute(insert(self._r), rows.refund_params(self._tenant, refund, currency))
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        found = self._refunds_where(self._r.c.refund_id == refund_id)
+        return found[0] if found else None
+
+    def refunds(self, order_id: str) -> list[Refund]:
+        return self._refunds_where(self._r.c.order_id == order_id)
+
+    def summary(self, customer_id: str, currency: str) -> CustomerOrderSummary:
+        return self.summaries([customer_id], currency)[customer_id]
+
+    def summaries(self, customer_ids: Iterable[str] | None,
+                  currency: str) -> Mapping[str, CustomerOrderSummary]:
+        if customer_ids is None:
+            return self._summaries_where(None, currency)
+        wanted = list(customer_ids)
+        found: dict[str, CustomerOrderSummary] = {}
+        for batch in chunks(wanted, IN_CHUNK):
+            found.update(self._summaries_where(self._o.c.customer_id.in_(batch), currency))
+        return {cid: found.get(cid) or _no_orders(cid, currency) for cid in wanted}
+
+    def _summaries_where(self, condition: ColumnElement[bool] | None,
+                         currency: str) -> dict[str, CustomerOrderSummary]:
+        o = self._o
+        query = (
+            select(o.c.customer_id, func.count(), func.sum(o.c.total_minor - o.c.refunded_minor),
+                   func.min(o.c.placed_at), func.max(o.c.placed_at))
+            .where(self._mine(o), o.c.currency == currency,
+                   o.c.status != OrderStatus.CANCELLED.value)
+            .group_by(o.c.customer_id)
+        )
+        if condition is not None:
+            query = query.where(condition)
+        return {
+            cid: CustomerOrderSummary(cid, currency, count, from_minor(int(spent), currency),
+                                      _utc(first), _utc(last))
+            for cid, count, spent, first, last in self._conn.execute(query)
+        }
+
+    def _orders_where(self, condition: ColumnElement[bool]) -> dict[str, Order]:
+        o, line = self._o, self._l
+        order_rows = self._conn.execute(select(o).where(self._mine(o), condition)).mappings()
+        by_id = {r["order_id"]: r for r in order_rows}
+        if not by_id:
+            return {}
+        line_query = (
+            select(line).join(o, (o.c.tenant_id == line.c.tenant_id)
+                              & (o.c.order_id == line.c.order_id))
+            .where(self._mine(line), self._mine(o), condition)
+            .order_by(line.c.order_id, line.c.line_no)
+        )
+        line_rows = self._conn.execute(line_query).mappings()
+        grouped = {oid: list(group) for oid, group in groupby(line_rows, lambda r: r["order_id"])}
+        return {oid: rows.order_from_rows(r, grouped.get(oid, ())) for oid, r in by_id.items()}
+
+    def _lines_where(self, condition: ColumnElement[bool]) -> Sequence[Mapping[str, Any]]:
+        query = (select(self._l).where(self._mine(self._l), condition)
+                 .order_by(self._l.c.order_id, self._l.c.line_no))
+        return list(self._conn.execute(query).mappings())
+
+    def _refunds_where(self, condition: ColumnElement[bool]) -> list[Refund]:
+        r, o = self._r, self._o
+        query = (
+            select(r, o.c.currency)
+            .join(o, (o.c.tenant_id == r.c.tenant_id) & (o.c.order_id == r.c.order_id))
+            .where(self._mine(r), self._mine(o), condition)
+            .order_by(r.c.refunded_at, r.c.refund_id)
+        )
+        return [rows.refund_from_row(row, row["currency"])
+                for row in self._conn.execute(query).mappings()]
+
+
+def _no_orders(customer_id: str, currency: str) -> CustomerOrderSummary:
+    return CustomerOrderSummary(customer_id, currency, 0, from_minor(0, currency), None, None)
+
+
+def _utc(value: Any) -> Any:
+    """MIN/MAX over a TypeDecorator column skips its result processing on some dialects;
+    SQLite even returns text. Normalise to an aware UTC datetime."""
+    from datetime import datetime, timezone
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

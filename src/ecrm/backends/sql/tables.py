@@ -1,0 +1,155 @@
+"""ecrm's tables. ``tenant_id`` leads every primary key and index, so a tenant's rows stay
+together and the schema can be distributed by tenant (Citus) without redesign.
+
+Columns that point at a customer carry ``info={"customer_ref": True}``; merging customers
+moves every such row, including those of tables later capabilities add.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+)
+
+from ecrm.backends.sql.types import JSONDocument, Key, UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+}
+
+#: Options that make MySQL/MariaDB store full Unicode and compare keys byte by byte.
+MYSQL_OPTIONS = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin",
+                 "mysql_engine": "InnoDB"}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def tenant_column() -> Column:
+    """The leading column of every table."""
+    return Column("tenant_id", Key(64), primary_key=True)
+
+
+def customer_ref(nullable: bool = False) -> Column:
+    """A column holding a customer id that follows merges."""
+    return Column("customer_id", Key(36), nullable=nullable, info={"customer_ref": True})
+
+
+accounts = Table(
+    "ecrm_accounts", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("external_id", Key(128)),
+    Column("attributes", JSONDocument, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "external_id"),
+    **MYSQL_OPTIONS,
+)
+
+customers = Table(
+    "ecrm_customers", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("email", Key(254)),
+    Column("name", String(200)),
+    Column("kana_name", String(200)),
+    Column("phone", String(32)),
+    Column("external_id", Key(128)),
+    Column("birth_date", Date),
+    Column("gender", String(16)),
+    Column("country", String(2)),  # NULL: no address
+    Column("postal_code", String(16)),
+    Column("prefecture", String(32)),
+    Column("city", String(100)),
+    Column("street", String(200)),
+    Column("building", String(200)),
+    Column("acquisition_channel", String(32)),
+    Column("account_id", Key(36)),
+    Column("attributes", JSONDocument, nullable=False),
+    Column("signed_up_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "email"),
+    UniqueConstraint("tenant_id", "external_id"),
+    ForeignKeyConstraint(["tenant_id", "account_id"], ["ecrm_accounts.tenant_id",
+                                                       "ecrm_accounts.id"]),
+    Index(None, "tenant_id", "account_id"),
+    **MYSQL_OPTIONS,
+)
+
+customer_merges = Table(
+    "ecrm_customer_merges", metadata,
+    tenant_column(),
+    Column("duplicate_id", Key(36), primary_key=True),
+    Column("survivor_id", Key(36), nullable=False),
+    Column("merged_at", UTCDateTime, nullable=False),
+    Column("duplicate", JSONDocument, nullable=False),
+    Index(None, "tenant_id", "survivor_id"),
+    **MYSQL_OPTIONS,
+)
+
+orders = Table(
+    "ecrm_orders", metadata,
+    tenant_column(),
+    Column("order_id", Key(128), primary_key=True),
+    customer_ref(),
+    Column("placed_at", UTCDateTime, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("refunded_minor", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    ForeignKeyConstraint(["tenant_id", "customer_id"], ["ecrm_customers.tenant_id",
+                                                        "ecrm_customers.id"]),
+    Index(None, "tenant_id", "customer_id", "placed_at"),
+    **MYSQL_OPTIONS,
+)
+
+order_lines = Table(
+    "ecrm_order_lines", metadata,
+    tenant_column(),
+    Column("order_id", Key(128), primary_key=True),
+    Column("line_no", Integer, primary_key=True, autoincrement=False),
+    Column("sku", Key(64), nullable=False),
+    Column("category", String(64)),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_minor", BigInteger, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "order_id"], ["ecrm_orders.tenant_id",
+                                                     "ecrm_orders.order_id"]),
+    **MYSQL_OPTIONS,
+)
+
+refunds = Table(
+    "ecrm_refunds", metadata,
+    tenant_column(),
+    Column("refund_id", Key(128), primary_key=True),
+    Column("order_id", Key(128), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("refunded_at", UTCDateTime, nullable=False),
+    Column("reason", String(500)),
+    ForeignKeyConstraint(["tenant_id", "order_id"], ["ecrm_orders.tenant_id",
+                                                     "ecrm_orders.order_id"]),
+    Index(None, "tenant_id", "order_id"),
+    **MYSQL_OPTIONS,
+)
+
+
+def customer_ref_columns() -> list[Column]:
+    """Every column in the schema that refers to a customer and follows merges."""
+    return [c for t in metadata.sorted_tables for c in t.columns if c.info.get("customer_ref")]

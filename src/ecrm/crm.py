@@ -1,0 +1,122 @@
+"""The CRM facade: one object per shop (tenant), capabilities hanging off it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ecrm import plugins as plugin_support
+from ecrm.backends.base import Backend, UnitOfWork
+from ecrm.clock import Clock, SystemClock
+from ecrm.domain import validation
+from ecrm.domain.money import check_currency
+from ecrm.errors import DuplicateKey, TransientError
+
+if TYPE_CHECKING:
+    import pluggy
+
+T = TypeVar("T")
+
+#: How often a unit of work is tried when the database reports a deadlock or a race.
+MAX_ATTEMPTS = 4
+
+
+class CRM:
+    """A CRM bound to one tenant (shop) of a backend.
+
+    Build it with :meth:`open` from a URL, or pass a backend you configured yourself::
+
+        crm = ecrm.CRM.open("sqlite:///shop.db")
+        crm = ecrm.CRM(ecrm.backends.SQLBackend(engine), tenant="shop-1")
+
+    :param tenant: the shop whose data this CRM sees; other tenants' rows are invisible.
+    :param clock: where "now" comes from (default: the system clock, UTC).
+    :param plugins: plugin objects and entry-point names to load, or ``"entrypoints"``
+        for every installed plugin. Nothing is loaded by default.
+    :param currency: the shop's main currency, used when an order names none.
+    """
+
+    def __init__(self, backend: Backend, *, tenant: str = "default", clock: Clock | None = None,
+                 plugins: plugin_support.PluginSpec = (), currency: str = "JPY") -> None:
+        from ecrm.accounts import AccountService
+        from ecrm.customers import CustomerService
+        from ecrm.orders import OrderService
+
+        self.backend = backend
+        self.tenant = validation.tenant(tenant)
+        self.clock: Clock = clock or SystemClock()
+        self.currency = check_currency("currency", currency)
+        self.plugin_manager: pluggy.PluginManager = plugin_support.make_plugin_manager(plugins)
+        self.customers = CustomerService(self)
+        self.accounts = AccountService(self)
+        self.orders = OrderService(self)
+
+    @classmethod
+    def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
+             plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
+             create_schema: bool | None = None) -> CRM:
+        """Open a CRM on ``"memory://"``, ``"sqlite:///shop.db"``,
+        ``"postgresql+psycopg://..."`` or ``"mysql+pymysql://..."``.
+
+        The schema is created on first use for memory and SQLite; for server databases run
+        the migrations, or pass ``create_schema=True`` for a quick start.
+        """
+        backend = _backend_for(url)
+        if create_schema is None:
+            create_schema = url == "memory://" or url.startswith("sqlite")
+        if create_schema:
+            backend.create_schema()
+        return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency)
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self.backend.close()
+
+    def __enter__(self) -> CRM:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<CRM tenant={self.tenant!r} backend={type(self.backend).__name__}>"
+
+    def transact(self, work: Callable[[UnitOfWork], T], *, read_only: bool = False,
+                 replay_on_duplicate: bool = False) -> T:
+        """Run ``work`` in one unit of work and return its result.
+
+        Deadlocks are retried when the backend owns its transactions. With
+        ``replay_on_duplicate`` a lost race on a unique key is retried too, so that an
+        idempotent write finds the winner's row and answers as a replay.
+        """
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                with self.backend.unit_of_work(self.tenant, read_only=read_only) as uow:
+                    return work(uow)
+            except TransientError:
+                if attempt == MAX_ATTEMPTS or not self.backend.can_retry:
+                    raise
+            except DuplicateKey:
+                if attempt == MAX_ATTEMPTS or not replay_on_duplicate:
+                    raise
+        raise AssertionError("unreachable")
+
+    def notify_after_commit(self, uow: UnitOfWork, hook_name: str, **kwargs: Any) -> None:
+        """Fire notification hook ``hook_name`` once ``uow`` has committed."""
+        if plugin_support.has_listeners(self.plugin_manager, hook_name):
+            uow.on_commit(lambda: plugin_support.notify(
+                self.plugin_manager, hook_name, crm=self, **kwargs))
+
+    def validate(self, hook_name: str, **kwargs: Any) -> None:
+        """Run validation hook ``hook_name``; a plugin vetoes by raising ValidationError."""
+        getattr(self.plugin_manager.hook, hook_name)(crm=self, **kwargs)
+
+
+def _backend_for(url: str) -> Backend:
+    if url == "memory://":
+        from ecrm.backends.memory import MemoryBackend
+
+        return MemoryBackend()
+    from ecrm.backends.sql import SQLBackend
+
+    return SQLBackend.from_url(url)

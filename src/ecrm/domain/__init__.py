@@ -1,0 +1,1 @@
+"""The domain layer: frozen attrs classes and pure functions. No I/O happens here."""

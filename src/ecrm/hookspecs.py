@@ -1,0 +1,116 @@
+"""Plugin hook specifications. Every hook is called with keyword arguments and always
+gets ``crm``, the :class:`ecrm.CRM` the event happened in.
+
+Implement a hook with :data:`ecrm.hookimpl`::
+
+    class Welcome:
+        @ecrm.hookimpl
+        def ecrm_customer_created(self, crm, customer):
+            send_welcome_mail(customer.email)
+
+There are three kinds of hooks:
+
+* **validation** hooks run inside the unit of work, before anything is written; raise
+  :class:`ecrm.ValidationError` to veto the write (nothing is written);
+* **notification** hooks run only after the unit of work committed, never for work that
+  rolled back; their return value is ignored and an exception they raise is logged on the
+  ``ecrm.plugins`` logger without undoing the committed write;
+* **contribution** and **decision** hooks are added by later capabilities in the same style.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from ecrm.crm import CRM
+    from ecrm.domain.customers import Customer
+    from ecrm.domain.orders import Order, Refund
+
+PROJECT = "ecrm"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# --------------------------------------------------------------------------------------
+# Validation (vetoes): inside the transaction, before the write
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def ecrm_validate_customer(crm: CRM, customer: Customer, changes: dict[str, Any]) -> None:
+    """Fires before a customer is created or updated.
+
+    :param customer: the customer as it would be stored.
+    :param changes: the fields being set (all given fields on create).
+    :return: ignored. Raise :class:`ecrm.ValidationError` to refuse the write.
+    """
+
+
+@hookspec
+def ecrm_validate_order(crm: CRM, order: Order) -> None:
+    """Fires before a new order is stored (by ``record`` and for each row of
+    ``import_many``; not for idempotent replays).
+
+    :param order: the order as it would be stored.
+    :return: ignored. Raise :class:`ecrm.ValidationError` to refuse the order; in a bulk
+        import only that row is rejected.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Notifications: after commit only
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def ecrm_customer_created(crm: CRM, customer: Customer) -> None:
+    """Fires after a new customer is committed (``create`` and ``import_many``).
+
+    :param customer: the stored customer.
+    """
+
+
+@hookspec
+def ecrm_customer_updated(crm: CRM, customer: Customer, changes: dict[str, Any]) -> None:
+    """Fires after a customer update that changed something is committed.
+
+    :param customer: the customer as stored now.
+    :param changes: field name to new value, for the fields whose value changed.
+    """
+
+
+@hookspec
+def ecrm_customers_merged(crm: CRM, survivor: Customer, duplicate_id: str) -> None:
+    """Fires after two customers were merged and committed.
+
+    :param survivor: the surviving customer, as stored after absorbing the duplicate.
+    :param duplicate_id: the id of the customer that no longer exists on its own.
+    """
+
+
+@hookspec
+def ecrm_order_recorded(crm: CRM, order: Order) -> None:
+    """Fires after a new order is committed (not for idempotent replays).
+
+    :param order: the stored order.
+    """
+
+
+@hookspec
+def ecrm_order_refunded(crm: CRM, order: Order, refund: Refund) -> None:
+    """Fires after a refund is committed.
+
+    :param order: the order after the refund (status and refunded amount updated).
+    :param refund: the refund just stored.
+    """
+
+
+@hookspec
+def ecrm_order_cancelled(crm: CRM, order: Order) -> None:
+    """Fires after an order's cancellation is committed.
+
+    :param order: the cancelled order.
+    """
