@@ -88,6 +88,7 @@ def import_customers(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size:
         stored = crm.transact(lambda uow: _store_customers(crm, uow, candidates),
                               replay_on_duplicate=True)
         batch_report.add(stored)
+        batch_report.rejected.sort(key=lambda row: row.index)
         report.add(batch_report)
     return report
 
@@ -157,6 +158,7 @@ def import_orders(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size: in
         stored = crm.transact(lambda uow: _store_orders(crm, uow, candidates),
                               replay_on_duplicate=True)
         batch_report.add(stored)
+        batch_report.rejected.sort(key=lambda row: row.index)
         report.add(batch_report)
     return report
 

@@ -1,0 +1,21 @@
+"""The conformance suite: every backend must pass it unchanged."""
+
+from ecrm.testing.conformance.bad_input import BadInputContract
+from ecrm.testing.conformance.concurrency import ConcurrencyContract
+from ecrm.testing.conformance.customers import CustomerContract
+from ecrm.testing.conformance.imports import ImportContract
+from ecrm.testing.conformance.orders import OrderContract
+from ecrm.testing.conformance.plugins import PluginContract
+from ecrm.testing.conformance.tenancy import TenancyContract
+
+
+class BackendConformanceSuite(
+    CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
+    PluginContract, ConcurrencyContract,
+):
+    """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
+    (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
+    so one backend can serve the whole session."""
+
+
+__all__ = ["BackendConformanceSuite"]

@@ -1,0 +1,107 @@
+"""Fixtures and helpers every contract shares."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from ecrm.backends.base import Backend
+from ecrm.clock import ManualClock
+from ecrm.crm import CRM
+from ecrm.domain.orders import Order, OrderLine
+from ecrm.hookspecs import hookimpl
+
+JST = timezone(timedelta(hours=9))
+START = datetime(2026, 4, 1, 9, 0, tzinfo=JST)
+
+
+class Recorder:
+    """A plugin that writes down every notification it receives."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+
+    def names(self) -> list[str]:
+        """The hook names received, in order."""
+        return [name for name, _ in self.events]
+
+    def _note(self, name: str, **kwargs: Any) -> None:
+        self.events.append((name, kwargs))
+
+    @hookimpl
+    def ecrm_customer_created(self, crm: CRM, customer: Any) -> None:
+        self._note("customer_created", customer=customer)
+
+    @hookimpl
+    def ecrm_customer_updated(self, crm: CRM, customer: Any, changes: Any) -> None:
+        self._note("customer_updated", customer=customer, changes=changes)
+
+    @hookimpl
+    def ecrm_customers_merged(self, crm: CRM, survivor: Any, duplicate_id: str) -> None:
+        self._note("customers_merged", survivor=survivor, duplicate_id=duplicate_id)
+
+    @hookimpl
+    def ecrm_order_recorded(self, crm: CRM, order: Order) -> None:
+        self._note("order_recorded", order=order)
+
+    @hookimpl
+    def ecrm_order_refunded(self, crm: CRM, order: Order, refund: Any) -> None:
+        self._note("order_refunded", order=order, refund=refund)
+
+    @hookimpl
+    def ecrm_order_cancelled(self, crm: CRM, order: Order) -> None:
+        self._note("order_cancelled", order=order)
+
+
+class ContractBase:
+    """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
+    manual clock and a :class:`Recorder` plugin (``recorder``)."""
+
+    @pytest.fixture
+    def backend(self) -> Backend:  # pragma: no cover - overridden by every backend's tests
+        raise NotImplementedError("a backend's test class must provide a `backend` fixture")
+
+    @pytest.fixture
+    def clock(self) -> ManualClock:
+        return ManualClock(datetime(2026, 4, 1, tzinfo=timezone.utc))
+
+    @pytest.fixture
+    def recorder(self) -> Recorder:
+        return Recorder()
+
+    @pytest.fixture
+    def tenant(self) -> str:
+        return f"t-{uuid.uuid4().hex[:12]}"
+
+    @pytest.fixture
+    def crm(self, backend: Backend, tenant: str, clock: ManualClock, recorder: Recorder) -> CRM:
+        return CRM(backend, tenant=tenant, clock=clock, plugins=[recorder])
+
+
+def line(sku: str = "SKU-1", quantity: int = 1, price: str = "1000",
+         category: str | None = None) -> OrderLine:
+    """An order line priced in yen."""
+    return OrderLine(sku, quantity, Decimal(price), category)
+
+
+def record(crm: CRM, order_id: str, customer_id: str, *, days: int = 0,
+           lines: list[OrderLine] | None = None, channel: str = "web",
+           currency: str | None = None) -> Order:
+    """Record an order placed ``days`` after :data:`START`."""
+    return crm.orders.record(order_id=order_id, customer_id=customer_id,
+                             placed_at=START + timedelta(days=days),
+                             lines=lines or [line()], channel=channel, currency=currency)
+
+
+def snapshot(crm: CRM) -> dict[str, Any]:
+    """Everything the tenant holds, for "nothing was written" checks."""
+    customers = list(crm.customers.iterate())
+    orders = {c.id: crm.orders.for_customer(c.id) for c in customers}
+    refunds = {o.order_id: crm.orders.refunds(o.order_id)
+               for found in orders.values() for o in found}
+    merges = {c.id: crm.customers.merges(c.id) for c in customers}
+    return {"customers": customers, "orders": orders, "refunds": refunds, "merges": merges}

@@ -1,0 +1,34 @@
+"""The shipped conformance suite, run unchanged against every backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from ecrm.backends import MemoryBackend
+from ecrm.testing import BackendConformanceSuite
+
+
+class TestMemoryBackend(BackendConformanceSuite):
+    @pytest.fixture
+    def backend(self):
+        return MemoryBackend()
+
+
+class TestSQLiteBackend(BackendConformanceSuite):
+    @pytest.fixture
+    def backend(self, sqlite_backend):
+        return sqlite_backend
+
+
+@pytest.mark.postgres
+class TestPostgresBackend(BackendConformanceSuite):
+    @pytest.fixture
+    def backend(self, postgres_backend):
+        return postgres_backend
+
+
+@pytest.mark.mysql
+class TestMySQLBackend(BackendConformanceSuite):
+    @pytest.fixture
+    def backend(self, mysql_backend):
+        return mysql_backend
