@@ -1,0 +1,92 @@
+"""SQLBackend(connection): ecrm's writes join the host's transaction.
+
+ecrm never commits or rolls back the host's transaction; a host rollback undoes ecrm's
+writes; a failed ecrm call undoes only itself; notifications wait for the host's commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+
+from ecrm import CRM, ConflictError, OrderLine
+from ecrm.backends.sql import SQLBackend
+from ecrm.testing.conformance.base import Recorder
+
+WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(params=["sqlite_backend", "postgres_backend", "mysql_backend"])
+def engine_backend(request: pytest.FixtureRequest) -> SQLBackend:
+    """ecrm's own engine-mode backend on each database (to look from outside)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"host-{uuid.uuid4().hex[:8]}"
+
+
+def write_something(crm: CRM) -> str:
+    customer = crm.customers.create(email="host@example.com")
+    crm.orders.record(order_id="H1", customer_id=customer.id, placed_at=WHEN,
+                      lines=[OrderLine("S", 1, 100)], channel="web")
+    return customer.id
+
+
+def test_host_rollback_undoes_ecrm_writes_and_drops_notifications(engine_backend, tenant):
+    recorder = Recorder()
+    outside = CRM(engine_backend, tenant=tenant)
+    with engine_backend.engine.connect() as conn:
+        conn.begin()
+        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+        customer_id = write_something(crm)
+        assert crm.customers.get(customer_id).email == "host@example.com"
+        assert conn.in_transaction()  # ecrm did not commit
+        conn.rollback()
+    assert outside.customers.find(email="host@example.com") is None
+    assert recorder.events == []
+
+
+def test_host_commit_publishes_writes_then_notifies(engine_backend, tenant):
+    recorder = Recorder()
+    outside = CRM(engine_backend, tenant=tenant)
+    with engine_backend.engine.connect() as conn:
+        conn.begin()
+        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+        write_something(crm)
+        assert recorder.events == []  # not before the host commits
+        conn.commit()
+    assert recorder.names() == ["customer_created", "order_recorded"]
+    assert outside.customers.find(email="host@example.com") is not None
+
+
+def test_a_failed_call_undoes_only_itself(engine_backend, tenant):
+    outside = CRM(engine_backend, tenant=tenant)
+    with engine_backend.engine.connect() as conn:
+        conn.begin()
+        conn.execute(text("CREATE TEMPORARY TABLE host_marker (n INTEGER)"))
+        conn.execute(text("INSERT INTO host_marker (n) VALUES (1)"))
+        crm = CRM(SQLBackend(conn), tenant=tenant)
+        write_something(crm)
+        with pytest.raises(ConflictError):
+            crm.customers.create(email="host@example.com")
+        crm.customers.create(email="after@example.com")  # the transaction is still usable
+        assert conn.execute(text("SELECT n FROM host_marker")).scalar() == 1
+        conn.commit()
+    assert outside.customers.find(email="after@example.com") is not None
+    assert outside.orders.get("H1").total == 100
+
+
+def test_close_stops_listening_to_the_host_connection(engine_backend, tenant):
+    recorder = Recorder()
+    with engine_backend.engine.connect() as conn:
+        conn.begin()
+        backend = SQLBackend(conn)
+        CRM(backend, tenant=tenant, plugins=[recorder]).customers.create(name="x")
+        backend.close()
+        conn.commit()
+    assert recorder.events == []

@@ -1,0 +1,46 @@
+"""``import ecrm`` stays light, and the layers keep their import rules."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+HEAVY = ["ecrm.backends.sql", "sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql",
+         "alembic", "hypothesis", "pytest", "numpy", "scipy"]
+
+
+def imported_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"],
+                         check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_import_ecrm_loads_nothing_heavy() -> None:
+    loaded = imported_after("import ecrm")
+    assert [m for m in HEAVY if m in loaded] == []
+
+
+def test_a_memory_crm_never_touches_sql_code() -> None:
+    loaded = imported_after("import ecrm\necrm.CRM.open('memory://').customers.create(name='x')")
+    assert "ecrm.backends.sql" not in loaded
+
+
+def test_public_names_are_documented() -> None:
+    import ecrm
+
+    for name in ecrm.__all__:
+        assert getattr(ecrm, name).__doc__, f"ecrm.{name} has no docstring"
+
+
+def test_layer_contracts_hold() -> None:
+    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+    if lint is None:
+        pytest.skip("import-linter is not installed (pip install .[test])")
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,85 @@
+"""Plugin loading is opt-in, and every hook is specified and documented."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+import ecrm
+from ecrm import hookspecs
+from ecrm.plugins import make_plugin_manager
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+
+PLUGIN_MODULE = '''
+import ecrm
+
+created = []
+
+@ecrm.hookimpl
+def ecrm_customer_created(crm, customer):
+    created.append(customer.id)
+'''
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An installed distribution exposing module ``fake_ecrm_plugin`` as entry point
+    ``fake`` in group ``ecrm``."""
+    (tmp_path / "fake_ecrm_plugin.py").write_text(PLUGIN_MODULE)
+    info = tmp_path / "fake_ecrm_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-ecrm-plugin\n"
+                                   "Version: 1.0\n")
+    (info / "entry_points.txt").write_text("[ecrm]\nfake = fake_ecrm_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "fake"
+
+
+def hook_names() -> list[str]:
+    return [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+            if name.startswith("ecrm_")]
+
+
+def test_installed_plugins_are_not_loaded_by_default(installed_plugin: str) -> None:
+    crm = ecrm.CRM.open("memory://")
+    assert crm.plugin_manager.get_plugin(installed_plugin) is None
+    assert crm.plugin_manager.get_plugins() == set()
+
+
+def test_entrypoints_loads_every_installed_plugin(installed_plugin: str) -> None:
+    crm = ecrm.CRM.open("memory://", plugins="entrypoints")
+    module = crm.plugin_manager.get_plugin(installed_plugin)
+    customer = crm.customers.create(name="x")
+    assert module.created == [customer.id]
+
+
+def test_allow_list_loads_named_plugins_only(installed_plugin: str) -> None:
+    manager = make_plugin_manager([installed_plugin])
+    assert manager.get_plugin(installed_plugin) is not None
+    with pytest.raises(ecrm.ValidationError, match="no installed plugin named 'other'"):
+        make_plugin_manager(["other"])
+    with pytest.raises(ecrm.ValidationError, match="plugins"):
+        make_plugin_manager("everything")
+
+
+def test_every_hook_follows_the_conventions() -> None:
+    assert len(hook_names()) >= 8
+    for name in hook_names():
+        function = getattr(hookspecs, name)
+        parameters = list(inspect.signature(function).parameters)
+        assert parameters[0] == "crm", name
+        doc = inspect.getdoc(function) or ""
+        assert doc.startswith("Fires"), f"{name}: say when it fires"
+        for parameter in parameters[1:]:
+            assert f":param {parameter}:" in doc, f"{name}: document {parameter}"
+
+
+def test_every_hook_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    documented = set(re.findall(r"^### `(ecrm_\w+)`", text, re.M))
+    assert set(hook_names()) - documented == set(), "hooks missing from docs/plugins.md"
+    assert documented - set(hook_names()) == set(), "docs/plugins.md names unknown hooks"
