@@ -16,8 +16,9 @@ HEAVY = ["ecrm.backends.sql", "sqlalchemy.dialects.postgresql", "sqlalchemy.dial
 
 
 def imported_after(code: str) -> set[str]:
-    out = subprocess.run([sys.executable, "-c", f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"],
-                         check=True, capture_output=True, text=True).stdout
+    script = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", script], check=True, capture_output=True,
+                         text=True).stdout
     return set(out.split())
 
 

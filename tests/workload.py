@@ -8,7 +8,8 @@ from ecrm import CRM, OrderLine
 from ecrm.importing import read_orders_csv
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
-ORDERS_CSV = """order_id,customer_external_id,placed_at,channel,currency,sku,category,quantity,unit_price
+ORDERS_CSV = """\
+order_id,customer_external_id,placed_at,channel,currency,sku,category,quantity,unit_price
 W1,E1,2026-04-01T10:00:00+09:00,web,JPY,SKU-1,books,2,1500
 """
 

@@ -85,7 +85,7 @@ def import_customers(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size:
                 candidates.append((index, _customer_candidate(crm, row)))
             except ValidationError as error:
                 batch_report.reject(index, _customer_key(row), error)
-        stored = crm.transact(lambda uow: _store_customers(crm, uow, candidates),
+        stored = crm.transact(lambda uow, batch=candidates: _store_customers(crm, uow, batch),
                               replay_on_duplicate=True)
         batch_report.add(stored)
         batch_report.rejected.sort(key=lambda row: row.index)
@@ -155,7 +155,7 @@ def import_orders(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size: in
             except ValidationError as error:
                 key = row.get("order_id") if isinstance(row, Mapping) else None
                 batch_report.reject(index, key, error)
-        stored = crm.transact(lambda uow: _store_orders(crm, uow, candidates),
+        stored = crm.transact(lambda uow, batch=candidates: _store_orders(crm, uow, batch),
                               replay_on_duplicate=True)
         batch_report.add(stored)
         batch_report.rejected.sort(key=lambda row: row.index)

@@ -21,7 +21,8 @@ C1,other@example.com,dup external id,,,,
 C5,five@example.com,五郎,Osaka,,,
 """
 
-ORDERS_CSV = """order_id,customer_external_id,placed_at,channel,currency,sku,category,quantity,unit_price
+ORDERS_CSV = """\
+order_id,customer_external_id,placed_at,channel,currency,sku,category,quantity,unit_price
 A1,C1,2026-04-01T10:00:00+09:00,web,JPY,SKU-1,books,2,1500
 A1,C1,2026-04-01T10:00:00+09:00,web,JPY,SKU-2,,1,300
 A2,C2,2026-04-02T11:00:00,app,JPY,SKU-1,books,1,1500
