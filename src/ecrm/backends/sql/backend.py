@@ -28,6 +28,7 @@ class SQLBackend:
     """
 
     def __init__(self, bind: Engine | Connection) -> None:
+        self._owns_engine = False
         if isinstance(bind, Connection):
             self._engine = bind.engine
             self._connection: Connection | None = bind
@@ -46,8 +47,11 @@ class SQLBackend:
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SQLBackend:
-        """Create an engine for ``url`` with settings ecrm needs (see :func:`make_engine`)."""
-        return cls(make_engine(url, **engine_options))
+        """Create an engine for ``url`` with settings ecrm needs (see :func:`make_engine`);
+        :meth:`close` disposes it."""
+        backend = cls(make_engine(url, **engine_options))
+        backend._owns_engine = True
+        return backend
 
     @property
     def engine(self) -> Engine:
@@ -79,7 +83,7 @@ class SQLBackend:
         if self._connection is not None:
             event.remove(self._connection, "commit", self._host_committed)
             event.remove(self._connection, "rollback", self._host_rolled_back)
-        elif getattr(self._engine, "_ecrm_owned", False):
+        elif self._owns_engine:
             self._engine.dispose()
 
     @contextmanager
@@ -139,7 +143,6 @@ def make_engine(url: str, **options: Any) -> Engine:
     instead of failing, and takes the write lock at BEGIN so that concurrent writers
     queue rather than deadlock."""
     engine = create_engine(url, **options)
-    engine._ecrm_owned = True  # type: ignore[attr-defined]
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
     return engine
