@@ -128,10 +128,22 @@ class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
 
-    tenant: str
-    customers: CustomerRepository
-    accounts: AccountRepository
-    orders: OrderRepository
+    # Read-only properties, so implementations may narrow them to their own classes.
+    @property
+    def tenant(self) -> str:
+        """The tenant every statement of this unit is restricted to."""
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """Customers and merges."""
+
+    @property
+    def accounts(self) -> AccountRepository:
+        """B2B accounts."""
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Orders, lines and refunds."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""
@@ -143,7 +155,9 @@ class UnitOfWork(Protocol):
 class Backend(Protocol):
     """A place to store CRM data: memory, an SQL database, or a third party's."""
 
-    capabilities: Capability
+    @property
+    def capabilities(self) -> Capability:
+        """What this backend offers beyond the protocol's minimum."""
 
     def unit_of_work(self, tenant: str, *,
                      read_only: bool = False) -> AbstractContextManager[UnitOfWork]:

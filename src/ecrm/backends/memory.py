@@ -25,7 +25,8 @@ class _Table:
     def __init__(self, name: str, unique: tuple[str, ...] = ()) -> None:
         self.name = name
         self.rows: dict[str, Any] = {}
-        self.unique = {field: {} for field in unique}  # field -> value -> primary key
+        # field -> value -> primary key
+        self.unique: dict[str, dict[Any, str]] = {field: {} for field in unique}
         self.journal: list[Callable[[], None]] | None = None
 
     def insert(self, key: str, row: Any) -> None:
@@ -40,7 +41,12 @@ class _Table:
         self._check_unique(key, row)
         self._remove(key)
         self._put(key, row)
-        self._log(lambda: (self._remove(key), self._put(key, old)))
+
+        def undo() -> None:
+            self._remove(key)
+            self._put(key, old)
+
+        self._log(undo)
 
     def delete(self, key: str) -> None:
         old = self.rows[key]

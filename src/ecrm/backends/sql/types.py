@@ -46,8 +46,15 @@ class Key(TypeDecorator[str]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(String(self.impl.length, collation="C"))
-        return dialect.type_descriptor(String(self.impl.length))
+            return dialect.type_descriptor(String(self.length, collation="C"))
+        return dialect.type_descriptor(String(self.length))
+
+    @property
+    def length(self) -> int | None:
+        """The declared maximum length."""
+        impl = self.impl_instance
+        assert isinstance(impl, String)
+        return impl.length
 
 
 class JSONDocument(TypeDecorator[Any]):
