@@ -1,0 +1,48 @@
+"""Run every benchmark: generate (or reuse) the synthetic shop, then ingest and import time.
+
+    python -m benchmarks.run --scale 1.0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+
+from benchmarks import import_time, ingest
+from benchmarks.generator import ShopParams, ensure_dataset
+
+
+def machine() -> str:
+    """One line describing where the figures come from."""
+    import sqlite3
+
+    import sqlalchemy
+
+    return (f"{platform.platform()}, {os.cpu_count()} CPUs, Python "
+            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
+            f"SQLAlchemy {sqlalchemy.__version__}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--batch-size", type=int, default=ingest.BATCH_SIZE)
+    parser.add_argument("--runs", type=int, default=15, help="interpreters per import timing")
+    args = parser.parse_args(argv)
+    print(machine())
+    started = time.perf_counter()
+    data_dir = ensure_dataset(ShopParams(scale=args.scale, seed=args.seed))
+    totals = json.loads((data_dir / "manifest.json").read_text())["totals"]
+    print(f"data set {data_dir} ({time.perf_counter() - started:.0f} s): {totals}\n")
+    ingest.compare(data_dir, args.batch_size)
+    print()
+    import_time.compare(args.runs)
+
+
+if __name__ == "__main__":
+    main()
