@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from ecrm import CRM, ConflictError, OrderLine
 from ecrm.backends.sql import SQLBackend
@@ -81,12 +81,47 @@ def test_a_failed_call_undoes_only_itself(engine_backend, tenant):
     assert outside.orders.get("H1").total == 100
 
 
-def test_close_stops_listening_to_the_host_connection(engine_backend, tenant):
+def test_close_keeps_notifications_for_the_host_commit(engine_backend, tenant):
     recorder = Recorder()
     with engine_backend.engine.connect() as conn:
         conn.begin()
         backend = SQLBackend(conn)
         CRM(backend, tenant=tenant, plugins=[recorder]).customers.create(name="x")
         backend.close()
+        assert recorder.events == []
         conn.commit()
-    assert recorder.events == []
+    assert recorder.names() == ["customer_created"]
+
+
+def test_host_savepoint_rollback_drops_the_notifications_of_its_work(engine_backend, tenant):
+    recorder = Recorder()
+    outside = CRM(engine_backend, tenant=tenant)
+    with engine_backend.engine.connect() as conn:
+        conn.begin()
+        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+        crm.customers.create(email="kept@example.com")
+        savepoint = conn.begin_nested()
+        crm.customers.create(email="undone@example.com")
+        savepoint.rollback()
+        conn.commit()
+    assert [e[1]["customer"].email for e in recorder.events] == ["kept@example.com"]
+    assert outside.customers.find(email="undone@example.com") is None
+
+
+def test_a_plain_host_sqlite_engine_keeps_ecrm_inside_its_transaction(tmp_path, tenant):
+    """pysqlite's default transaction handling would let ecrm's first savepoint commit on
+    its own; ecrm begins the host's transaction explicitly instead."""
+    host_engine = create_engine(f"sqlite:///{tmp_path / 'host.db'}")
+    SQLBackend(host_engine).create_schema()
+    with host_engine.connect() as conn:
+        conn.begin()
+        write_something(CRM(SQLBackend(conn), tenant=tenant))
+        conn.rollback()
+    assert CRM(SQLBackend(host_engine), tenant=tenant).customers.find(
+        email="host@example.com") is None
+    with host_engine.connect() as conn:
+        conn.begin()
+        write_something(CRM(SQLBackend(conn), tenant=tenant))
+        conn.commit()
+    assert CRM(SQLBackend(host_engine), tenant=tenant).orders.get("H1").total == 100
+    host_engine.dispose()

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.errors import translated
+from ecrm.backends.sql.host import HostTransactionNotifications
 from ecrm.backends.sql.repositories import (
     SQLAccountRepository,
     SQLCustomerRepository,
@@ -32,9 +33,7 @@ class SQLBackend:
         if isinstance(bind, Connection):
             self._engine = bind.engine
             self._connection: Connection | None = bind
-            self._pending: list[Callable[[], None]] = []
-            event.listen(bind, "commit", self._host_committed)
-            event.listen(bind, "rollback", self._host_rolled_back)
+            self._host_notifications = HostTransactionNotifications(bind)
         elif isinstance(bind, Engine):
             self._engine = bind
             self._connection = None
@@ -75,15 +74,17 @@ class SQLBackend:
 
     def drop_schema(self) -> None:
         """Drop ecrm's tables and all their data."""
-        with translated(), self._engine.begin() as conn:
-            tables.metadata.drop_all(conn)
+        with translated():
+            if self._connection is not None:
+                tables.metadata.drop_all(self._connection)
+            else:
+                with self._engine.begin() as conn:
+                    tables.metadata.drop_all(conn)
 
     def close(self) -> None:
-        """Stop listening to the host connection; dispose the engine if ecrm made it."""
-        if self._connection is not None:
-            event.remove(self._connection, "commit", self._host_committed)
-            event.remove(self._connection, "rollback", self._host_rolled_back)
-        elif self._owns_engine:
+        """Dispose the engine if ecrm made it. With a host connection there is nothing to
+        release: notifications still wait for the host's commit."""
+        if self._owns_engine:
             self._engine.dispose()
 
     @contextmanager
@@ -98,18 +99,12 @@ class SQLBackend:
             for callback in uow.callbacks:
                 callback()
         else:
-            with translated(), self._connection.begin_nested():
-                uow = SQLUnitOfWork(self._connection, tenant)
-                yield uow
-            self._pending.extend(uow.callbacks)
-
-    def _host_committed(self, conn: Connection) -> None:
-        pending, self._pending = self._pending, []
-        for callback in pending:
-            callback()
-
-    def _host_rolled_back(self, conn: Connection) -> None:
-        self._pending = []
+            with translated():
+                _begin_host_transaction(self._connection)
+                with self._connection.begin_nested():
+                    uow = SQLUnitOfWork(self._connection, tenant)
+                    yield uow
+            self._host_notifications.add(uow.callbacks)
 
 
 class SQLUnitOfWork:
@@ -136,6 +131,21 @@ class SQLUnitOfWork:
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Queue ``callback`` for after the commit."""
         self.callbacks.append(callback)
+
+
+def _begin_host_transaction(conn: Connection) -> None:
+    """Make sure the host's transaction has really begun before ecrm's savepoint.
+
+    pysqlite's default (legacy) transaction control sends BEGIN only before DML, so a
+    SAVEPOINT as the transaction's first statement would start, and its RELEASE commit, a
+    transaction of its own. Beginning explicitly keeps ecrm's work inside the host's.
+    """
+    if not conn.in_transaction():
+        conn.begin()
+    if conn.dialect.name == "sqlite":
+        driver = conn.connection.dbapi_connection
+        if driver is not None and not driver.in_transaction:
+            conn.exec_driver_sql("BEGIN")
 
 
 def make_engine(url: str, **options: Any) -> Engine:
