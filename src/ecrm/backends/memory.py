@@ -6,10 +6,11 @@ backend keeps the same all-or-nothing promise as a database.
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -18,16 +19,19 @@ from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund, summarize
 from ecrm.errors import DuplicateKey
 
+Row = TypeVar("Row", Customer, Account)
+
 
 class _Table:
     """A dict of rows with unique secondary keys, writing through the unit's journal."""
 
-    def __init__(self, name: str, unique: tuple[str, ...] = ()) -> None:
+    def __init__(self, name: str, journal: list[Callable[[], None]],
+                 unique: tuple[str, ...] = ()) -> None:
         self.name = name
+        self.journal = journal
         self.rows: dict[str, Any] = {}
         # field -> value -> primary key
         self.unique: dict[str, dict[Any, str]] = {field: {} for field in unique}
-        self.journal: list[Callable[[], None]] | None = None
 
     def insert(self, key: str, row: Any) -> None:
         if key in self.rows:
@@ -78,30 +82,51 @@ class _Table:
                 del index[value]
 
     def _log(self, undo: Callable[[], Any]) -> None:
-        if self.journal is not None:
-            self.journal.append(undo)
+        self.journal.append(undo)
 
 
 class _TenantData:
-    """All tables of one tenant."""
+    """All tables of one tenant, the undo journal of its open units of work, and the
+    notifications waiting for the outermost unit to finish."""
 
     def __init__(self) -> None:
-        self.customers = _Table("customers", unique=("email", "external_id"))
-        self.accounts = _Table("accounts", unique=("external_id",))
-        self.merges = _Table("customer_merges")
-        self.orders = _Table("orders")
-        self.refunds = _Table("refunds")
-
-    def tables(self) -> list[_Table]:
-        return [self.customers, self.accounts, self.merges, self.orders, self.refunds]
+        self.journal: list[Callable[[], None]] = []
+        self.callbacks: list[Callable[[], None]] = []
+        self.depth = 0
+        self.customers = _Table("customers", self.journal, unique=("email", "external_id"))
+        self.accounts = _Table("accounts", self.journal, unique=("external_id",))
+        self.merges = _Table("customer_merges", self.journal)
+        self.orders = _Table("orders", self.journal)
+        self.refunds = _Table("refunds", self.journal)
 
     def customer_attached(self) -> list[_Table]:
         """Tables whose rows carry a ``customer_id`` that follows a merge."""
         return [self.orders]
 
+    def undo_since(self, mark: int, callback_mark: int) -> None:
+        """Undo every write journaled after ``mark`` and forget later notifications."""
+        for undo in reversed(self.journal[mark:]):
+            undo()
+        del self.journal[mark:]
+        del self.callbacks[callback_mark:]
+
+    def finish_outermost(self) -> list[Callable[[], None]]:
+        """Forget the journal and hand over the notifications once nothing is open."""
+        if self.depth:
+            return []
+        callbacks = self.callbacks[:]
+        self.journal.clear()
+        self.callbacks.clear()
+        return callbacks
+
 
 class MemoryBackend:
-    """Stores everything in this process. Data is lost when the backend is dropped."""
+    """Stores everything in this process. Data is lost when the backend is dropped.
+
+    One lock serialises units of work. A unit opened inside another on the same tenant
+    (a hook reading through the CRM, say) behaves like a savepoint: its failure undoes only
+    its own writes, and notifications wait for the outermost unit.
+    """
 
     capabilities = Capability.NONE
     can_retry = True
@@ -119,23 +144,20 @@ class MemoryBackend:
     @contextmanager
     def unit_of_work(self, tenant: str, *, read_only: bool = False
                      ) -> Iterator[MemoryUnitOfWork]:
-        """Hold the backend's lock for the whole unit; undo the journal on failure."""
+        """Hold the backend's lock for the whole unit; undo its writes on failure."""
         with self._lock:
             data = self._tenants.setdefault(tenant, _TenantData())
-            journal: list[Callable[[], None]] = []
-            for table in data.tables():
-                table.journal = journal
-            uow = MemoryUnitOfWork(tenant, data)
+            marks = len(data.journal), len(data.callbacks)
+            data.depth += 1
             try:
-                yield uow
+                yield MemoryUnitOfWork(tenant, data)
             except BaseException:
-                for undo in reversed(journal):
-                    undo()
+                data.undo_since(*marks)
                 raise
             finally:
-                for table in data.tables():
-                    table.journal = None
-        for callback in uow.callbacks:
+                data.depth -= 1
+            callbacks = data.finish_outermost()
+        for callback in callbacks:
             callback()
 
 
@@ -144,7 +166,6 @@ class MemoryUnitOfWork:
 
     def __init__(self, tenant: str, data: _TenantData) -> None:
         self.tenant = tenant
-        self.callbacks: list[Callable[[], None]] = []
         self.customers = MemoryCustomerRepository(data)
         self.accounts = MemoryAccountRepository(data)
         self.orders = MemoryOrderRepository(data)
@@ -158,8 +179,18 @@ class MemoryUnitOfWork:
                     table.update(key, attrs.evolve(row, customer_id=survivor_id))
 
     def on_commit(self, callback: Callable[[], None]) -> None:
-        """Queue ``callback`` for after the unit succeeds."""
-        self.callbacks.append(callback)
+        """Queue ``callback`` for after the outermost unit succeeds."""
+        self._data.callbacks.append(callback)
+
+
+def _detached(row: Row) -> Row:
+    """A copy of a customer or account whose ``attributes`` dict is its own, so callers
+    cannot change stored data by mutating what they were given."""
+    return attrs.evolve(row, attributes=copy.deepcopy(row.attributes))
+
+
+def _maybe(row: Row | None) -> Row | None:
+    return None if row is None else _detached(row)
 
 
 class MemoryCustomerRepository:
@@ -170,40 +201,45 @@ class MemoryCustomerRepository:
         self._merges = data.merges
 
     def add(self, customer: Customer) -> None:
-        self._table.insert(customer.id, customer)
+        self._table.insert(customer.id, _detached(customer))
 
     def add_many(self, customers: Collection[Customer]) -> None:
         for customer in customers:
             self.add(customer)
 
     def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        return self._table.rows.get(customer_id)
+        return _maybe(self._table.rows.get(customer_id))
 
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         if key == "id":
-            return self._table.rows.get(value)
-        return self._table.lookup(key, value)
+            return self.get(value)
+        return _maybe(self._table.lookup(key, value))
 
     def ids_by(self, key: CustomerKey, values: Collection[str]) -> dict[str, str]:
-        found = (self.find(key, value) for value in values)
-        return {getattr(c, key): c.id for c in found if c is not None}
+        rows = self._table.rows
+        if key == "id":
+            return {v: v for v in values if v in rows}
+        index = self._table.unique[key]
+        return {v: index[v] for v in values if v in index}
 
     def replace(self, customer: Customer) -> None:
-        self._table.update(customer.id, customer)
+        self._table.update(customer.id, _detached(customer))
 
     def delete(self, customer_id: str) -> None:
         self._table.delete(customer_id)
 
     def page(self, *, after: str | None, limit: int, account_id: str | None) -> list[Customer]:
+        rows = self._table.rows
         chosen = sorted(
-            c for c in self._table.rows
+            c for c in rows
             if (after is None or c > after)
-            and (account_id is None or self._table.rows[c].account_id == account_id)
+            and (account_id is None or rows[c].account_id == account_id)
         )
-        return [self._table.rows[c] for c in chosen[:limit]]
+        return [_detached(rows[c]) for c in chosen[:limit]]
 
     def add_merge(self, merge: CustomerMerge) -> None:
-        self._merges.insert(merge.duplicate_id, merge)
+        self._merges.insert(merge.duplicate_id,
+                            attrs.evolve(merge, duplicate=_detached(merge.duplicate)))
 
     def merged_into(self, customer_id: str) -> str | None:
         merge = self._merges.rows.get(customer_id)
@@ -211,7 +247,8 @@ class MemoryCustomerRepository:
 
     def merges_into(self, survivor_id: str) -> list[CustomerMerge]:
         found = [m for m in self._merges.rows.values() if m.survivor_id == survivor_id]
-        return sorted(found, key=lambda m: (m.merged_at, m.duplicate_id))
+        return [attrs.evolve(m, duplicate=_detached(m.duplicate))
+                for m in sorted(found, key=lambda m: (m.merged_at, m.duplicate_id))]
 
 
 class MemoryAccountRepository:
@@ -221,16 +258,16 @@ class MemoryAccountRepository:
         self._table = data.accounts
 
     def add(self, account: Account) -> None:
-        self._table.insert(account.id, account)
+        self._table.insert(account.id, _detached(account))
 
     def get(self, account_id: str) -> Account | None:
-        return self._table.rows.get(account_id)
+        return _maybe(self._table.rows.get(account_id))
 
     def find_by_external_id(self, external_id: str) -> Account | None:
-        return self._table.lookup("external_id", external_id)
+        return _maybe(self._table.lookup("external_id", external_id))
 
     def replace(self, account: Account) -> None:
-        self._table.update(account.id, account)
+        self._table.update(account.id, _detached(account))
 
 
 class MemoryOrderRepository:
