@@ -66,6 +66,43 @@ def test_allow_list_loads_named_plugins_only(installed_plugin: str) -> None:
         make_plugin_manager("everything")
 
 
+class Misspelt:
+    @ecrm.hookimpl
+    def ecrm_order_recordd(self, crm, order):  # a typo must not pass silently
+        pass
+
+
+class WrapsNotification:
+    @ecrm.hookimpl(wrapper=True)
+    def ecrm_order_recorded(self, crm, order):
+        return (yield)
+
+
+def test_hook_typos_and_notification_wrappers_are_refused() -> None:
+    with pytest.raises(ecrm.ValidationError, match="ecrm_order_recordd"):
+        make_plugin_manager([Misspelt()])
+    with pytest.raises(ecrm.ValidationError, match="takes no wrappers"):
+        make_plugin_manager([WrapsNotification()])
+
+
+def test_one_failing_notification_does_not_stop_the_others() -> None:
+    seen = []
+
+    class Good:
+        @ecrm.hookimpl
+        def ecrm_customer_created(self, crm, customer):
+            seen.append(customer.id)
+
+    class Bad:
+        @ecrm.hookimpl(tryfirst=True)
+        def ecrm_customer_created(self, crm, customer):
+            raise RuntimeError("boom")
+
+    crm = ecrm.CRM.open("memory://", plugins=[Good(), Bad()])
+    customer = crm.customers.create(name="x")
+    assert seen == [customer.id]
+
+
 def test_every_hook_follows_the_conventions() -> None:
     assert len(hook_names()) >= 8
     for name in hook_names():

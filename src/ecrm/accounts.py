@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ecrm.backends.base import UnitOfWork
 from ecrm.domain import customers as rules
 from ecrm.domain.customers import Account
@@ -49,12 +51,15 @@ class AccountService:
                                   read_only=True)
 
     def update(self, account_id: str, **changes: Any) -> Account:
-        """Change ``name``, ``external_id`` or ``attributes``."""
+        """Change ``name``, ``external_id`` or ``attributes``; writes nothing when no
+        value changes."""
         def work(uow: UnitOfWork) -> Account:
             current = uow.accounts.get(account_id)
             if current is None:
                 raise NotFound("account", account_id)
             changed = rules.change_account(current, changes, self._crm.clock.now())
+            if attrs.evolve(changed, updated_at=current.updated_at) == current:
+                return current
             self._check_unique(uow, changed)
             uow.accounts.replace(changed)
             return changed

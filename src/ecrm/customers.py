@@ -10,6 +10,7 @@ import attrs
 
 from ecrm.backends.base import UnitOfWork
 from ecrm.domain import customers as rules
+from ecrm.domain import validation as check
 from ecrm.domain.customers import Address, Customer, CustomerMerge
 from ecrm.domain.ids import new_id
 from ecrm.errors import ConflictError, NotFound, ValidationError
@@ -78,8 +79,13 @@ class CustomerService:
         Give exactly one of the two."""
         if (email is None) == (external_id is None):
             raise ValidationError("email", "give exactly one of email or external_id")
-        key, value = ("email", email.strip().lower()) if email is not None else (
-            "external_id", str(external_id).strip())
+        if email is not None:
+            key, value = "email", check.text("email", email, 254)
+            value = value.lower() if value else value
+        else:
+            key, value = "external_id", check.text("external_id", external_id, 128)
+        if value is None:
+            return None
         return self._crm.transact(lambda uow: uow.customers.find(key, value), read_only=True)
 
     def update(self, customer_id: str, **changes: Any) -> Customer:
@@ -150,7 +156,10 @@ class CustomerService:
 
     def iterate(self, *, batch_size: int = 500, account_id: str | None = None
                 ) -> Iterator[Customer]:
-        """Every customer in id order, fetched a page at a time."""
+        """Every customer in id order, fetched ``batch_size`` at a time."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not (
+                1 <= batch_size <= MAX_PAGE):
+            raise ValidationError("batch_size", f"must be an integer from 1 to {MAX_PAGE}")
         after = None
         while True:
             page = self.list(after=after, limit=batch_size, account_id=account_id)

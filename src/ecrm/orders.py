@@ -92,7 +92,10 @@ class OrderService:
     def summaries(self, customer_ids: Iterable[str] | None = None, *,
                   currency: str | None = None) -> Mapping[str, CustomerOrderSummary]:
         """:meth:`summary` for many customers at once (every customer with orders when
-        ``customer_ids`` is None), computed in the database on SQL backends."""
+        ``customer_ids`` is None), computed in the database on SQL backends.
+
+        Unlike :meth:`summary` this takes ids as stored: an unknown or merged-away id gets
+        an empty summary rather than an error, so one bad id cannot spoil a report."""
         code = check_currency("currency", currency or self._crm.currency)
         wanted = None if customer_ids is None else list(customer_ids)
         return self._crm.transact(lambda uow: uow.orders.summaries(wanted, code),
@@ -141,8 +144,13 @@ class OrderService:
         return self._crm.transact(work, replay_on_duplicate=True)
 
     def refunds(self, order_id: str) -> list[Refund]:
-        """The order's refunds, oldest first."""
-        return self._crm.transact(lambda uow: uow.orders.refunds(order_id), read_only=True)
+        """The order's refunds, oldest first. :raises NotFound: no such order."""
+        def work(uow: UnitOfWork) -> list[Refund]:
+            if uow.orders.get(order_id) is None:
+                raise NotFound("order", order_id)
+            return uow.orders.refunds(order_id)
+
+        return self._crm.transact(work, read_only=True)
 
     def import_many(self, orders: Iterable[Mapping[str, Any]], *, batch_size: int = 1000
                     ) -> ImportReport:

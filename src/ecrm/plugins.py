@@ -24,17 +24,36 @@ def make_plugin_manager(plugins: PluginSpec = ()) -> pluggy.PluginManager:
     """A plugin manager with ecrm's hook specifications and the requested plugins."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    try:
+        _register(manager, plugins)
+        manager.check_pending()
+    except pluggy.PluginValidationError as error:
+        raise ValidationError("plugins", str(error)) from None
+    _refuse_wrapped_notifications(manager)
+    return manager
+
+
+def _register(manager: pluggy.PluginManager, plugins: PluginSpec) -> None:
     if isinstance(plugins, str):
         if plugins != "entrypoints":
             raise ValidationError("plugins", f"{plugins!r}: pass 'entrypoints' or an iterable")
         manager.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        return manager
+        return
     for plugin in plugins:
         if isinstance(plugin, str):
             manager.register(_load_entry_point(plugin), name=plugin)
         else:
             manager.register(plugin)
-    return manager
+
+
+def _refuse_wrapped_notifications(manager: pluggy.PluginManager) -> None:
+    """Notification hooks call each implementation on its own (see :func:`notify`), so a
+    wrapper would silently never run: say so at registration instead."""
+    for name in NOTIFICATIONS:
+        for impl in getattr(manager.hook, name).get_hookimpls():
+            if impl.wrapper or impl.hookwrapper:
+                raise ValidationError("plugins", f"{impl.plugin_name}: {name} is a "
+                                                 "notification hook and takes no wrappers")
 
 
 def _load_entry_point(name: str) -> Any:
@@ -45,9 +64,17 @@ def _load_entry_point(name: str) -> Any:
     return found[0].load()
 
 
+#: The notification hooks, fired after commit through :func:`notify`.
+NOTIFICATIONS = (
+    "ecrm_customer_created", "ecrm_customer_updated", "ecrm_customers_merged",
+    "ecrm_order_recorded", "ecrm_order_refunded", "ecrm_order_cancelled",
+)
+
+
 def notify(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> None:
-    """Call a notification hook; an implementation's error is logged, not raised, because
-    the write it reports on is already committed."""
+    """Call every implementation of a notification hook, each on its own, in pluggy's
+    order. An implementation's error is logged, not raised, because the write it reports
+    on is already committed, and it does not stop the other implementations."""
     caller = getattr(manager.hook, hook_name)
     for impl in reversed(caller.get_hookimpls()):
         try:

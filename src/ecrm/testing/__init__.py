@@ -1,5 +1,5 @@
 """The backend conformance suite and Hypothesis strategies, shipped so that third-party
-backends can certify themselves. Needs pytest and Hypothesis (``pip install ecrm[testing]``).
+backends can certify themselves. Needs pytest and Hypothesis (``pip install "ecrm[testing]"``).
 
 A backend's test file only says how to make the backend::
 
@@ -7,12 +7,9 @@ A backend's test file only says how to make the backend::
     from ecrm.testing import BackendConformanceSuite, make_state_machine_test
 
     class TestMyBackend(BackendConformanceSuite):
-        @pytest.fixture(scope="class")
-        def backend(self):
-            backend = MyBackend(...)
-            backend.create_schema()
-            yield backend
-            backend.close()
+        @pytest.fixture
+        def backend(self, my_backend):   # e.g. a session-scoped fixture of yours
+            return my_backend
 
     TestMyBackendModel = make_state_machine_test(lambda: shared_backend)
 """

@@ -47,11 +47,15 @@ class CustomerContract(ContractBase):
         assert crm.customers.find(email="nobody@example.com") is None
         assert crm.customers.find(external_id="x1") is None  # external ids are exact
 
-    def test_find_needs_exactly_one_key(self, crm: CRM) -> None:
+    def test_find_needs_exactly_one_well_formed_key(self, crm: CRM) -> None:
         with pytest.raises(ValidationError):
             crm.customers.find()
         with pytest.raises(ValidationError):
             crm.customers.find(email="a@example.com", external_id="1")
+        with pytest.raises(ValidationError, match="email"):
+            crm.customers.find(email=42)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match="external_id"):
+            crm.customers.find(external_id="x" * 129)
 
     def test_get_unknown_raises_not_found(self, crm: CRM) -> None:
         with pytest.raises(NotFound):
@@ -112,6 +116,8 @@ class CustomerContract(ContractBase):
         for limit in (0, 1001, "10"):
             with pytest.raises(ValidationError, match="limit"):
                 crm.customers.list(limit=limit)  # type: ignore[arg-type]
+            with pytest.raises(ValidationError, match="batch_size"):
+                list(crm.customers.iterate(batch_size=limit))  # type: ignore[arg-type]
 
     def test_merge_moves_orders_fills_blanks_and_is_recorded(self, crm: CRM, recorder) -> None:
         survivor = crm.customers.create(email="s@example.com", name="Survivor",
@@ -166,8 +172,11 @@ class CustomerContract(ContractBase):
         member = crm.customers.create(name="buyer", account_id=account.id)
         crm.customers.create(name="consumer")
         assert crm.customers.list(account_id=account.id).items == [member]
+        crm.clock.advance(hours=1)
+        assert crm.accounts.update(account.id, name="株式会社サンプル") == account  # no change
         renamed = crm.accounts.update(account.id, name="Sample KK")
         assert crm.accounts.get(account.id) == renamed and renamed.name == "Sample KK"
+        assert renamed.updated_at == crm.clock.now() and renamed.created_at == account.created_at
 
     def test_account_rules(self, crm: CRM) -> None:
         crm.accounts.create(name="A", external_id="dup")

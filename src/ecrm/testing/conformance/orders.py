@@ -54,9 +54,10 @@ class OrderContract(ContractBase):
             record(crm, order_id, buyer.id, days=days)
         assert [o.order_id for o in crm.orders.for_customer(buyer.id)] == ["a", "b", "d", "c"]
 
-    def test_get_unknown_order_raises_not_found(self, crm: CRM) -> None:
-        with pytest.raises(NotFound):
-            crm.orders.get("nope")
+    def test_unknown_orders_raise_not_found(self, crm: CRM) -> None:
+        for call in (crm.orders.get, crm.orders.refunds, crm.orders.cancel):
+            with pytest.raises(NotFound):
+                call("nope")
 
     def test_summary_counts_net_spend_without_cancelled(self, crm: CRM, buyer) -> None:
         record(crm, "1", buyer.id, days=0, lines=[line(price="1000")])
