@@ -56,7 +56,8 @@ class CustomerService:
         def work(uow: UnitOfWork) -> Customer:
             self._check_references(uow, customer)
             self._check_unique(uow, customer)
-            self._crm.validate("ecrm_validate_customer", customer=customer, changes=fields)
+            given = {k: getattr(customer, k) for k, v in fields.items() if v is not None}
+            self._crm.validate("ecrm_validate_customer", customer=customer, changes=given)
             uow.customers.add(customer)
             self._crm.notify_after_commit(uow, "ecrm_customer_created", customer=customer)
             return customer

@@ -28,6 +28,17 @@ class VetoLargeOrders:
             raise ValidationError("name", "this name is blocked")
 
 
+class RecordsValidation:
+    """Keeps what ecrm_validate_customer was given."""
+
+    def __init__(self) -> None:
+        self.changes: list[dict[str, Any]] = []
+
+    @hookimpl
+    def ecrm_validate_customer(self, crm: CRM, customer: Any, changes: Any) -> None:
+        self.changes.append(changes)
+
+
 class SeesCommittedOrder:
     """Reads the order back from a fresh unit of work when notified."""
 
@@ -63,6 +74,14 @@ class PluginContract(ContractBase):
             ("customer_updated", {"customer": updated, "changes": {"name": "m"}}),
             ("order_recorded", {"order": order}),
         ]
+
+    def test_validation_sees_the_clean_values_of_given_fields(self, backend: Backend,
+                                                              tenant: str) -> None:
+        spy = RecordsValidation()
+        crm = CRM(backend, tenant=tenant, plugins=[spy])
+        customer = crm.customers.create(email=" A@Example.com ", name="n")
+        crm.customers.update(customer.id, name="m", phone=None)
+        assert spy.changes == [{"email": "a@example.com", "name": "n"}, {"name": "m"}]
 
     def test_notifications_fire_after_commit(self, backend: Backend, tenant: str) -> None:
         watcher = SeesCommittedOrder()
