@@ -104,8 +104,17 @@ def build_order(*, order_id: object, customer_id: str, placed_at: object, lines:
         lines=clean_lines,
         created_at=now,
         total=money.quantize(total, code),
-        refunded=money.quantize(Decimal(0), code),
+        refunded=money.from_minor(0, code),
     )
+
+
+def with_customer(order: Order, customer_id: str) -> Order:
+    """``order`` recorded on ``customer_id`` (the order itself when it already is)."""
+    if order.customer_id == customer_id:
+        return order
+    return Order(order.order_id, customer_id, order.placed_at, order.channel, order.currency,
+                 order.lines, order.created_at, order.status, order.total, order.refunded,
+                 order.cancelled_at)
 
 
 def same_content(stored: Order, candidate: Order) -> bool:
@@ -159,7 +168,8 @@ def cancel(order: Order, at: datetime) -> Order:
 
 def summarize(customer_id: str, currency: str, orders: Iterable[Order]) -> CustomerOrderSummary:
     """Compute :class:`CustomerOrderSummary` in plain Python (the memory backend's way)."""
-    counted = [o for o in orders if o.currency == currency and o.status is not OrderStatus.CANCELLED]
+    counted = [o for o in orders
+               if o.currency == currency and o.status is not OrderStatus.CANCELLED]
     times = [o.placed_at for o in counted]
     spent = sum((o.net_amount for o in counted), Decimal(0))
     return CustomerOrderSummary(
@@ -180,24 +190,34 @@ def _clean_lines(lines: object, currency: str) -> tuple[OrderLine, ...]:
         raise ValidationError("lines", "an order needs at least one line")
     if len(items) > MAX_LINES:
         raise ValidationError("lines", f"{len(items)} lines; at most {MAX_LINES}")
-    return tuple(_clean_line(f"lines[{i}]", line, currency) for i, line in enumerate(items))
+    return tuple([_clean_line(index, line, currency) for index, line in enumerate(items)])
 
 
-def _clean_line(field: str, line: object, currency: str) -> OrderLine:
+def _clean_line(index: int, line: object, currency: str) -> OrderLine:
+    """Line ``index`` checked and normalised; errors name ``lines[index]`` or its field."""
     if isinstance(line, dict):
         try:
             line = OrderLine(**line)
         except TypeError as exc:
-            raise ValidationError(field, f"not an order line: {exc}") from None
+            raise ValidationError(f"lines[{index}]", f"not an order line: {exc}") from None
     if not isinstance(line, OrderLine):
-        raise ValidationError(field, f"expected an OrderLine, got {type(line).__name__}")
-    price = money.to_decimal(f"{field}.unit_price", line.unit_price)
+        raise ValidationError(f"lines[{index}]",
+                              f"expected an OrderLine, got {type(line).__name__}")
+    try:
+        return _checked_line(line, currency)
+    except ValidationError as error:  # name the line only when there is an error to report
+        raise ValidationError(f"lines[{index}].{error.field}", error.message) from None
+
+
+def _checked_line(line: OrderLine, currency: str) -> OrderLine:
+    """``line`` with every field checked; errors name the bare field (``unit_price``)."""
+    price = money.to_decimal("unit_price", line.unit_price)
     if price < 0:
-        raise ValidationError(f"{field}.unit_price", f"must not be negative, got {price}")
-    money.to_minor(f"{field}.unit_price", price, currency)
+        raise ValidationError("unit_price", f"must not be negative, got {price}")
+    minor = money.to_minor("unit_price", price, currency)
     return OrderLine(
-        sku=check.required_text(f"{field}.sku", line.sku, 64),
-        quantity=check.positive_int(f"{field}.quantity", line.quantity),
-        unit_price=money.quantize(price, currency),
-        category=check.text(f"{field}.category", line.category, 64),
+        sku=check.required_text("sku", line.sku, 64),
+        quantity=check.positive_int("quantity", line.quantity),
+        unit_price=money.from_minor(minor, currency),
+        category=check.text("category", line.category, 64),
     )
