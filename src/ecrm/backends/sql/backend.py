@@ -65,21 +65,23 @@ class SQLBackend:
     def create_schema(self) -> None:
         """Create ecrm's tables that do not exist yet (quick starts and tests; hosts with
         migrations use :mod:`ecrm.backends.sql.migrations`)."""
-        with translated():
-            if self._connection is not None:
-                tables.metadata.create_all(self._connection)
-            else:
-                with self._engine.begin() as conn:
-                    tables.metadata.create_all(conn)
+        with self._ddl_connection() as conn:
+            tables.metadata.create_all(conn)
 
     def drop_schema(self) -> None:
         """Drop ecrm's tables and all their data."""
+        with self._ddl_connection() as conn:
+            tables.metadata.drop_all(conn)
+
+    @contextmanager
+    def _ddl_connection(self) -> Iterator[Connection]:
+        """The host's connection in connection mode, else a transaction of ecrm's own."""
         with translated():
             if self._connection is not None:
-                tables.metadata.drop_all(self._connection)
+                yield self._connection
             else:
                 with self._engine.begin() as conn:
-                    tables.metadata.drop_all(conn)
+                    yield conn
 
     def close(self) -> None:
         """Dispose the engine if ecrm made it. With a host connection there is nothing to
