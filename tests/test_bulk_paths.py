@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import attrs
 import pytest
+from sqlalchemy import Connection, Engine, Table, insert
 
 import ecrm
+from ecrm.backends.sql import SQLBackend, make_engine, rows, tables
+from ecrm.backends.sql.repositories import _insert_many
 from ecrm.domain import orders as rules
+from ecrm.domain.customers import Address, Customer
 from ecrm.domain.orders import Order, OrderLine, OrderStatus
+from ecrm.errors import DuplicateKey
 from ecrm.importing import _csv_rows, read_customers_csv, read_orders_csv
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -80,3 +87,50 @@ def test_bad_lines_are_rejected_naming_the_line_and_field(line: object, field: s
     assert rejected.field == field
     assert rejected.reason.startswith(message)
     assert crm.orders.import_many([{**row, "lines": [row["lines"][0]]}]).inserted == 1
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'bulk.db'}")
+    tables.metadata.create_all(engine)
+    yield engine
+    engine.dispose()
+
+
+def _rows(conn: Connection, table: Table, tenant: str) -> list[tuple[object, ...]]:
+    """Every stored value with its SQLite storage class, tenant column left out."""
+    names = [c.name for c in table.columns if c.name != "tenant_id"]
+    typed = ", ".join(f"{n}, typeof({n})" for n in names)
+    return list(conn.exec_driver_sql(
+        f"SELECT {typed} FROM {table.name} WHERE tenant_id = ? ORDER BY 1, 3", (tenant,)))
+
+
+def test_the_sqlite_driver_path_stores_what_sqlalchemy_stores(sqlite_engine: Engine) -> None:
+    customer = Customer(id="c1", created_at=T0, updated_at=T0, signed_up_at=T0,
+                        email="a@example.jp", birth_date=date(1990, 1, 2),
+                        address=Address(prefecture="東京都"), attributes={"rank": "gold"})
+    order = Order("o1", "c1", T0, "web", "JPY", (OrderLine("A", 2, Decimal(5), "x"),
+                                                 OrderLine("B", 1, Decimal(7))), T0,
+                  total=Decimal(17), cancelled_at=T0)
+    batches = [(tables.customers, [rows.customer_params(t, customer) for t in "ab"]),
+               (tables.orders, [rows.order_params(t, order) for t in "ab"]),
+               (tables.order_lines, [p for t in "ab" for p in rows.line_params(t, order)])]
+    with sqlite_engine.begin() as conn:
+        for table, params in batches:
+            conn.execute(insert(table), [p for p in params if p["tenant_id"] == "a"])
+            _insert_many(conn, table, [p for p in params if p["tenant_id"] == "b"])
+        for table, _ in batches:
+            assert _rows(conn, table, "a") == _rows(conn, table, "b") != []
+
+
+def test_a_duplicate_on_the_driver_path_is_a_duplicate_key(sqlite_engine: Engine) -> None:
+    backend = SQLBackend(sqlite_engine)
+    customer = Customer(id="c1", created_at=T0, updated_at=T0, signed_up_at=T0)
+    order = Order("o1", "c1", T0, "web", "JPY", (OrderLine("A", 1, Decimal(5)),), T0,
+                  total=Decimal(5))
+    with backend.unit_of_work("t") as uow:
+        uow.customers.add_many([customer])
+        uow.orders.add_many([order])
+    with pytest.raises(DuplicateKey) as caught, backend.unit_of_work("t") as uow:
+        uow.orders.add_many([order])
+    assert caught.value.key == "orders.order_id"
