@@ -13,6 +13,7 @@ import argparse
 import json
 import resource
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -143,17 +144,40 @@ def report(ecrm_run: dict[str, Any], raw_run: dict[str, Any], lines: int) -> lis
     return out
 
 
-def compare(data_dir: Path, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
-    """Run both importers on ``data_dir``, print the table and return the figures."""
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per phase: the median wall and CPU seconds of ``runs``, and the highest peak RSS."""
+    return {phase: {"rows": runs[0][phase]["rows"],
+                    "seconds": statistics.median(r[phase]["seconds"] for r in runs),
+                    "cpu_seconds": statistics.median(r[phase]["cpu_seconds"] for r in runs),
+                    "rss_mb": max(r[phase]["rss_mb"] for r in runs)}
+            for phase in runs[0]}
+
+
+def round_ratios(runs: dict[str, list[dict[str, Any]]]) -> str:
+    """Each round's orders ratio ecrm/raw (throughput), to show the spread."""
+    ratios = [r["orders"]["seconds"] / e["orders"]["seconds"]
+              for e, r in zip(runs["ecrm"], runs["raw"], strict=True)]
+    return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+
+
+def compare(data_dir: Path, batch_size: int = BATCH_SIZE, repeat: int = 1) -> dict[str, Any]:
+    """Run both importers on ``data_dir`` (``repeat`` rounds, alternating, medians
+    reported), print the table and return the figures."""
     for name in ("customers.csv", "orders.csv"):
         warm_page_cache(data_dir / name)
     work = data_dir.parent / "ingest"
     work.mkdir(exist_ok=True)
-    raw_run = in_subprocess("raw", data_dir, work / "raw.db", batch_size)
-    ecrm_run = in_subprocess("ecrm", data_dir, work / "ecrm.db", batch_size)
+    runs: dict[str, list[dict[str, Any]]] = {"raw": [], "ecrm": []}
+    for _ in range(repeat):
+        for kind in runs:
+            runs[kind].append(in_subprocess(kind, data_dir, work / f"{kind}.db", batch_size))
     totals = json.loads((data_dir / "manifest.json").read_text())["totals"]
-    print(f"ingest: {data_dir.name}, batch size {batch_size}")
-    print("\n".join(report(ecrm_run, raw_run, totals["lines"])))
+    print(f"ingest: {data_dir.name}, batch size {batch_size}, "
+          f"{repeat} round{'s' if repeat > 1 else ''} (medians)")
+    print("\n".join(report(median_run(runs["ecrm"]), median_run(runs["raw"]),
+                           totals["lines"])))
+    if repeat > 1:
+        print(f"orders ecrm/raw by round: {round_ratios(runs)}")
     stored = {
         "ecrm": table_counts(work / "ecrm.db", {"customers": "ecrm_customers",
                                                "orders": "ecrm_orders",
@@ -163,7 +187,7 @@ def compare(data_dir: Path, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     }
     same = stored["ecrm"] == stored["raw"]
     print(f"stored rows {'match' if same else 'DIFFER'}: {stored['ecrm']}")
-    return {"ecrm": ecrm_run, "raw": raw_run, "stored": stored}
+    return {"runs": runs, "stored": stored}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -172,6 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of both importers")
     parser.add_argument("--worker", choices=sorted(WORKERS))
     parser.add_argument("--data", type=Path)
     parser.add_argument("--db", type=Path)
@@ -181,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(worker(args.worker, args.data, args.db, args.batch_size,
                                 args.profile)))
         return
-    compare(ensure_dataset(ShopParams(scale=args.scale, seed=args.seed)), args.batch_size)
+    compare(ensure_dataset(ShopParams(scale=args.scale, seed=args.seed)), args.batch_size,
+            args.repeat)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch-size", type=int, default=ingest.BATCH_SIZE)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of both importers")
     parser.add_argument("--runs", type=int, default=15, help="interpreters per import timing")
     args = parser.parse_args(argv)
     print(machine())
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = ensure_dataset(ShopParams(scale=args.scale, seed=args.seed))
     totals = json.loads((data_dir / "manifest.json").read_text())["totals"]
     print(f"data set {data_dir} ({time.perf_counter() - started:.0f} s): {totals}\n")
-    ingest.compare(data_dir, args.batch_size)
+    ingest.compare(data_dir, args.batch_size, args.repeat)
     print()
     import_time.compare(args.runs)
 
