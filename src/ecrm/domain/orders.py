@@ -130,13 +130,14 @@ def same_content(stored: Order, candidate: Order) -> bool:
 
 def build_refund(order: Order, *, refund_id: object, amount: object, refunded_at: object,
                  reason: object) -> Refund:
-    """Validate a refund against its order (amount positive, within what is left)."""
+    """Validate a refund against its order: the order is not cancelled (checked first:
+    no amount could fix that), and the amount is positive and within what is left."""
+    if order.status is OrderStatus.CANCELLED:
+        raise ConflictError(f"order {order.order_id!r} is cancelled; nothing to refund")
     value = money.to_decimal("amount", amount)
     money.to_minor("amount", value, order.currency)
     if value <= 0:
         raise ValidationError("amount", f"must be greater than zero, got {value}")
-    if order.status is OrderStatus.CANCELLED:
-        raise ConflictError(f"order {order.order_id!r} is cancelled; nothing to refund")
     left = order.total - order.refunded
     if value > left:
         raise ValidationError("amount", f"{value} exceeds the {left} {order.currency} "
