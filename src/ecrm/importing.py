@@ -25,7 +25,7 @@ from ecrm.domain.customers import Customer
 from ecrm.domain.ids import new_id
 from ecrm.domain.orders import Order, OrderLine
 from ecrm.domain.validation import required_text
-from ecrm.errors import ECRMError, ValidationError
+from ecrm.errors import ConflictError, ECRMError, ValidationError
 from ecrm.plugins import has_listeners
 
 if TYPE_CHECKING:
@@ -118,6 +118,7 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
              for key in ("email", "external_id")}
     accounts = {c.account_id for _, c in candidates if c.account_id is not None}
     missing_accounts = {a for a in accounts if uow.accounts.get(a) is None}
+    validate = has_listeners(crm.plugin_manager, "ecrm_validate_customer")
     fresh = []
     for index, customer in candidates:
         if customer.account_id in missing_accounts:
@@ -127,6 +128,8 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
         keys = [(k, getattr(customer, k)) for k in ("external_id", "email")]
         if any(value is not None and value in taken[k] for k, value in keys):
             report.skipped += 1
+            continue
+        if validate and not _passes_customer_hooks(crm, index, customer, report):
             continue
         for key, value in keys:
             if value is not None:
@@ -138,6 +141,19 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
         for customer in fresh:
             crm.notify_after_commit(uow, "ecrm_customer_created", customer=customer)
     return report
+
+
+def _passes_customer_hooks(crm: CRM, index: int, customer: Customer, report: ImportReport
+                           ) -> bool:
+    """Run the validation hooks as ``create`` does; a veto rejects only this row."""
+    given = {name: getattr(customer, name) for name in customer_rules.EDITABLE_FIELDS
+             if getattr(customer, name) not in (None, {})}
+    try:
+        crm.validate("ecrm_validate_customer", customer=customer, changes=given)
+    except ValidationError as error:
+        report.reject(index, customer.external_id or customer.email, error)
+        return False
+    return True
 
 
 # -- orders ------------------------------------------------------------------------------
@@ -211,8 +227,8 @@ def _store_orders(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Order, 
             if order_rules.same_content(earlier, order):
                 report.skipped += 1
             else:
-                report.reject(index, order.order_id, ValidationError(
-                    "order_id", "already recorded with other content"))
+                report.reject(index, order.order_id, ConflictError(
+                    f"order {order.order_id!r} was already recorded with other content"))
             continue
         if validate:
             try:

@@ -90,7 +90,8 @@ class ImportContract(ContractBase):
         report = crm.orders.import_many(rows)  # type: ignore[arg-type]
         assert (report.inserted, report.skipped) == (1, 2)
         assert [(r.index, r.field) for r in report.rejected] == [
-            (1, "order_id"), (4, "coupon"), (5, "row")]
+            (1, None), (4, "coupon"), (5, "row")]
+        assert "already recorded with other content" in report.rejected[0].reason
         assert crm.orders.get("X") == stored
         assert crm.orders.get("Y").lines[0].quantity == 2
 

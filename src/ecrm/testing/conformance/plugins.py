@@ -108,6 +108,13 @@ class PluginContract(ContractBase):
         report = guarded.orders.import_many(rows)
         assert report.inserted == 2 and [r.key for r in report.rejected] == ["B200"]
 
+    def test_veto_rejects_only_that_customer_in_bulk(self, guarded: CRM) -> None:
+        report = guarded.customers.import_many([{"name": "fine"}, {"name": "blocked"},
+                                                {"name": "also fine"}])
+        assert report.inserted == 2
+        assert [(r.index, r.field) for r in report.rejected] == [(1, "name")]
+        assert sorted(c.name for c in guarded.customers.iterate()) == ["also fine", "fine"]
+
     def test_failed_work_notifies_nobody(self, crm: CRM, recorder) -> None:
         crm.customers.create(email="taken@example.com")
         with pytest.raises(Exception):  # noqa: B017 - any failure will do
