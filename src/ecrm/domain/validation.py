@@ -15,6 +15,9 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()\-]{5,30}$")
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: PostgreSQL stores no NUL character in text or JSON; refusing it everywhere keeps every
+#: backend alike.
+NUL_MESSAGE = "must not contain the NUL character (\\x00)"
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -33,6 +36,8 @@ def text(field: str, value: object, max_length: int, *, required: bool = False) 
         return None
     if len(value) > max_length:
         raise ValidationError(field, f"is {len(value)} characters long; at most {max_length}")
+    if "\x00" in value:
+        raise ValidationError(field, NUL_MESSAGE)
     return value
 
 
@@ -117,7 +122,11 @@ def json_mapping(field: str, value: object) -> dict[str, Any]:
 
 
 def _json_value(field: str, value: Any) -> Any:
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValidationError(field, NUL_MESSAGE)
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         if abs(value) >= 2**53:
@@ -130,8 +139,8 @@ def _json_value(field: str, value: Any) -> Any:
     if isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(field, f"keys must be strings, got {key!r}")
+            if not isinstance(key, str) or "\x00" in key:
+                raise ValidationError(field, f"keys must be strings without NUL, got {key!r}")
             result[key] = _json_value(f"{field}.{key}", item)
         return result
     if isinstance(value, (list, tuple)):

@@ -30,6 +30,9 @@ BAD_CUSTOMERS: list[tuple[str, dict[str, Any]]] = [
     ("attributes.when", {"attributes": {"when": datetime(2026, 1, 1)}}),
     ("attributes.n", {"attributes": {"n": float("nan")}}),
     ("acquisition_channel", {"acquisition_channel": "Web Shop"}),
+    ("name", {"name": "nul\x00byte"}),
+    ("attributes.note", {"attributes": {"note": "nul\x00byte"}}),
+    ("attributes", {"attributes": {"k\x00": 1}}),
 ]
 
 BAD_ORDERS: list[tuple[str, dict[str, Any]]] = [
@@ -39,6 +42,7 @@ BAD_ORDERS: list[tuple[str, dict[str, Any]]] = [
     ("lines[0].unit_price", {"lines": [OrderLine("A", 1, 10.5)]}),  # type: ignore[arg-type]
     ("lines[0].unit_price", {"lines": [OrderLine("A", 1, Decimal("10.5"))]}),  # JPY: no sen
     ("lines[0].sku", {"lines": [OrderLine("x" * 65, 1, Decimal("1"))]}),
+    ("lines[0].sku", {"lines": [OrderLine("A\x00", 1, Decimal("1"))]}),
     ("lines", {"lines": []}),
     ("placed_at", {"placed_at": datetime(2026, 4, 1, 9, 0)}),
     ("placed_at", {"placed_at": "2026-04-01"}),
