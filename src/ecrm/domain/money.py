@@ -43,7 +43,7 @@ def to_decimal(field: str, value: object) -> Decimal:
 
     Floats are refused: binary fractions do not hold money exactly.
     """
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise ValidationError(field, "pass money as Decimal, int or str, not float")
     if isinstance(value, Decimal):
         result = value
