@@ -7,10 +7,12 @@ writes; a failed ecrm call undoes only itself; notifications wait for the host's
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 
 from ecrm import CRM, ConflictError, OrderLine
 from ecrm.backends.sql import SQLBackend
@@ -30,6 +32,15 @@ def tenant() -> str:
     return f"host-{uuid.uuid4().hex[:8]}"
 
 
+@contextmanager
+def host_transaction(engine: Engine, tenant: str, *plugins: object
+                     ) -> Iterator[tuple[Connection, CRM]]:
+    """A host connection with its transaction begun, and a CRM joined to it."""
+    with engine.connect() as conn:
+        conn.begin()
+        yield conn, CRM(SQLBackend(conn), tenant=tenant, plugins=list(plugins))
+
+
 def write_something(crm: CRM) -> str:
     customer = crm.customers.create(email="host@example.com")
     crm.orders.record(order_id="H1", customer_id=customer.id, placed_at=WHEN,
@@ -40,9 +51,7 @@ def write_something(crm: CRM) -> str:
 def test_host_rollback_undoes_ecrm_writes_and_drops_notifications(engine_backend, tenant):
     recorder = Recorder()
     outside = CRM(engine_backend, tenant=tenant)
-    with engine_backend.engine.connect() as conn:
-        conn.begin()
-        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+    with host_transaction(engine_backend.engine, tenant, recorder) as (conn, crm):
         customer_id = write_something(crm)
         assert crm.customers.get(customer_id).email == "host@example.com"
         assert conn.in_transaction()  # ecrm did not commit
@@ -54,9 +63,7 @@ def test_host_rollback_undoes_ecrm_writes_and_drops_notifications(engine_backend
 def test_host_commit_publishes_writes_then_notifies(engine_backend, tenant):
     recorder = Recorder()
     outside = CRM(engine_backend, tenant=tenant)
-    with engine_backend.engine.connect() as conn:
-        conn.begin()
-        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+    with host_transaction(engine_backend.engine, tenant, recorder) as (conn, crm):
         write_something(crm)
         assert recorder.events == []  # not before the host commits
         conn.commit()
@@ -66,11 +73,9 @@ def test_host_commit_publishes_writes_then_notifies(engine_backend, tenant):
 
 def test_a_failed_call_undoes_only_itself(engine_backend, tenant):
     outside = CRM(engine_backend, tenant=tenant)
-    with engine_backend.engine.connect() as conn:
-        conn.begin()
+    with host_transaction(engine_backend.engine, tenant) as (conn, crm):
         conn.execute(text("CREATE TEMPORARY TABLE host_marker (n INTEGER)"))
         conn.execute(text("INSERT INTO host_marker (n) VALUES (1)"))
-        crm = CRM(SQLBackend(conn), tenant=tenant)
         write_something(crm)
         with pytest.raises(ConflictError):
             crm.customers.create(email="host@example.com")
@@ -83,11 +88,9 @@ def test_a_failed_call_undoes_only_itself(engine_backend, tenant):
 
 def test_close_keeps_notifications_for_the_host_commit(engine_backend, tenant):
     recorder = Recorder()
-    with engine_backend.engine.connect() as conn:
-        conn.begin()
-        backend = SQLBackend(conn)
-        CRM(backend, tenant=tenant, plugins=[recorder]).customers.create(name="x")
-        backend.close()
+    with host_transaction(engine_backend.engine, tenant, recorder) as (conn, crm):
+        crm.customers.create(name="x")
+        crm.close()
         assert recorder.events == []
         conn.commit()
     assert recorder.names() == ["customer_created"]
@@ -96,9 +99,7 @@ def test_close_keeps_notifications_for_the_host_commit(engine_backend, tenant):
 def test_host_savepoint_rollback_drops_the_notifications_of_its_work(engine_backend, tenant):
     recorder = Recorder()
     outside = CRM(engine_backend, tenant=tenant)
-    with engine_backend.engine.connect() as conn:
-        conn.begin()
-        crm = CRM(SQLBackend(conn), tenant=tenant, plugins=[recorder])
+    with host_transaction(engine_backend.engine, tenant, recorder) as (conn, crm):
         crm.customers.create(email="kept@example.com")
         savepoint = conn.begin_nested()
         crm.customers.create(email="undone@example.com")
