@@ -45,3 +45,15 @@ def exercise_everything(crm: CRM) -> None:
     crm.orders.summary(one.id)
     crm.orders.summaries()
     crm.orders.summaries([one.id])
+    earned = crm.loyalty.earn(one.id, 100, key="E1", expires_at=datetime(2099, 1, 1,
+                                                                         tzinfo=timezone.utc))
+    spent = crm.loyalty.redeem(one.id, 30, key="R1")
+    crm.loyalty.redeem(one.id, 30, key="R1")  # a replay
+    crm.loyalty.adjust(one.id, 5, key="A1", reason="goodwill")
+    crm.loyalty.reverse(spent.id, key="V1")
+    crm.loyalty.expire_due()
+    crm.loyalty.balance(one.id)
+    crm.loyalty.history(one.id)
+    crm.loyalty.lots(one.id)
+    crm.loyalty.totals()
+    assert earned.points == 100

@@ -11,6 +11,13 @@ from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
+from ecrm.domain.loyalty import (
+    LedgerTotals,
+    PointLot,
+    PointsBalance,
+    PointsTransaction,
+    TransactionKind,
+)
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
 from ecrm.errors import (
     BackendError,
@@ -28,6 +35,11 @@ from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_o
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "TransactionKind",
+    "PointsTransaction",
+    "PointsBalance",
+    "PointLot",
+    "LedgerTotals",
     "CRM",
     "Account",
     "Address",

@@ -40,6 +40,7 @@ class CRM:
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY") -> None:
         from ecrm.accounts import AccountService
         from ecrm.customers import CustomerService
+        from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
 
         self.backend = backend
@@ -50,6 +51,7 @@ class CRM:
         self.customers = CustomerService(self)
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
+        self.loyalty = LoyaltyService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

@@ -27,6 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     from ecrm.crm import CRM
     from ecrm.domain.customers import Customer
+    from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
 
 PROJECT = "ecrm"
@@ -105,6 +106,15 @@ def ecrm_order_refunded(crm: CRM, order: Order, refund: Refund) -> None:
 
     :param order: the order after the refund (status and refunded amount updated).
     :param refund: the refund just stored.
+    """
+
+
+@hookspec
+def ecrm_points_changed(crm: CRM, transaction: PointsTransaction) -> None:
+    """Fires after a points transaction (earn, redeem, adjust, reverse, expire) commits.
+
+    :param transaction: the stored transaction; ``transaction.points`` is the change of the
+        customer's balance.
     """
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Protocol
 
 from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
 
 #: Customer fields with a unique index per tenant, and ``id`` itself.
@@ -124,6 +126,51 @@ class OrderRepository(Protocol):
         """The same for many customers (all with orders when ``customer_ids`` is None)."""
 
 
+class IdempotencyRepository(Protocol):
+    """Keys claimed by idempotent writes, per scope (``"points"``, ...)."""
+
+    def claim(self, scope: str, key: str, fingerprint: str, result_id: str,
+              at: datetime) -> None:
+        """Record the key; raise ``DuplicateKey`` if it is taken."""
+
+    def get(self, scope: str, key: str) -> tuple[str, str] | None:
+        """``(fingerprint, result_id)`` of a claimed key, or None."""
+
+
+class LoyaltyRepository(Protocol):
+    """The points ledger of the unit of work's tenant."""
+
+    def add_transaction(self, transaction: PointsTransaction) -> None:
+        """Insert a transaction with its entries and lot uses."""
+
+    def add_lot(self, lot: PointLot) -> None:
+        """Insert a new lot (after the transaction that created it)."""
+
+    def update_lots(self, lots: Iterable[PointLot]) -> None:
+        """Store the ``remaining`` points of existing lots."""
+
+    def lots(self, customer_id: str) -> list[PointLot]:
+        """The customer's lots that still hold points."""
+
+    def lots_by_id(self, lot_ids: Collection[str]) -> dict[str, PointLot]:
+        """The lots with these ids, held points or not."""
+
+    def get_transaction(self, transaction_id: str) -> PointsTransaction | None:
+        """The transaction, or None."""
+
+    def transactions(self, customer_id: str) -> list[PointsTransaction]:
+        """The customer's transactions, oldest first (ties by id)."""
+
+    def is_reversed(self, transaction_id: str) -> bool:
+        """True when a reversal of the transaction exists."""
+
+    def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` customers holding points in lots that expired by ``now``."""
+
+    def totals(self) -> LedgerTotals:
+        """The sums of every ledger account."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -144,6 +191,14 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepository:
         """Orders, lines and refunds."""
+
+    @property
+    def loyalty(self) -> LoyaltyRepository:
+        """The points ledger."""
+
+    @property
+    def idempotency(self) -> IdempotencyRepository:
+        """Idempotency keys."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""

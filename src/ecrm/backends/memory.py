@@ -10,12 +10,14 @@ import copy
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, TypeVar
 
 import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund, summarize
 from ecrm.errors import DuplicateKey
 
@@ -98,10 +100,13 @@ class _TenantData:
         self.merges = _Table("customer_merges", self.journal)
         self.orders = _Table("orders", self.journal)
         self.refunds = _Table("refunds", self.journal)
+        self.idempotency = _Table("idempotency_keys", self.journal)
+        self.point_transactions = _Table("point_transactions", self.journal)
+        self.point_lots = _Table("point_lots", self.journal)
 
     def customer_attached(self) -> list[_Table]:
         """Tables whose rows carry a ``customer_id`` that follows a merge."""
-        return [self.orders]
+        return [self.orders, self.point_transactions, self.point_lots]
 
     def undo_since(self, mark: int, callback_mark: int) -> None:
         """Undo every write journaled after ``mark`` and forget later notifications."""
@@ -169,6 +174,8 @@ class MemoryUnitOfWork:
         self.customers = MemoryCustomerRepository(data)
         self.accounts = MemoryAccountRepository(data)
         self.orders = MemoryOrderRepository(data)
+        self.loyalty = MemoryLoyaltyRepository(data)
+        self.idempotency = MemoryIdempotencyRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
@@ -318,3 +325,65 @@ class MemoryOrderRepository:
             by_customer.setdefault(order.customer_id, []).append(order)
         wanted = by_customer.keys() if customer_ids is None else customer_ids
         return {cid: summarize(cid, currency, by_customer.get(cid, [])) for cid in wanted}
+
+
+class MemoryIdempotencyRepository:
+    """Idempotency keys in a dict keyed by ``scope/key``."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._table = data.idempotency
+
+    def claim(self, scope: str, key: str, fingerprint: str, result_id: str,
+              at: datetime) -> None:
+        self._table.insert(f"{scope}/{key}", (fingerprint, result_id))
+
+    def get(self, scope: str, key: str) -> tuple[str, str] | None:
+        return self._table.rows.get(f"{scope}/{key}")
+
+
+class MemoryLoyaltyRepository:
+    """Point transactions and lots in dicts."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._transactions = data.point_transactions
+        self._lots = data.point_lots
+
+    def add_transaction(self, transaction: PointsTransaction) -> None:
+        self._transactions.insert(transaction.id, transaction)
+
+    def add_lot(self, lot: PointLot) -> None:
+        self._lots.insert(lot.id, lot)
+
+    def update_lots(self, lots: Iterable[PointLot]) -> None:
+        for lot in lots:
+            self._lots.update(lot.id, lot)
+
+    def lots(self, customer_id: str) -> list[PointLot]:
+        return [lot for lot in self._lots.rows.values()
+                if lot.customer_id == customer_id and lot.remaining > 0]
+
+    def lots_by_id(self, lot_ids: Collection[str]) -> dict[str, PointLot]:
+        rows = self._lots.rows
+        return {lot_id: rows[lot_id] for lot_id in lot_ids if lot_id in rows}
+
+    def get_transaction(self, transaction_id: str) -> PointsTransaction | None:
+        return self._transactions.rows.get(transaction_id)
+
+    def transactions(self, customer_id: str) -> list[PointsTransaction]:
+        found = [t for t in self._transactions.rows.values() if t.customer_id == customer_id]
+        return sorted(found, key=lambda t: (t.occurred_at, t.id))
+
+    def is_reversed(self, transaction_id: str) -> bool:
+        return any(t.reverses_id == transaction_id for t in self._transactions.rows.values())
+
+    def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
+        due = {lot.customer_id for lot in self._lots.rows.values()
+               if lot.remaining > 0 and lot.expired(now)}
+        return sorted(due)[:limit]
+
+    def totals(self) -> LedgerTotals:
+        sums: dict[str, int] = {}
+        for transaction in self._transactions.rows.values():
+            for entry in transaction.entries:
+                sums[entry.account] = sums.get(entry.account, 0) + entry.points
+        return ledger_totals(sums)

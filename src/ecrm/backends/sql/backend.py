@@ -12,6 +12,7 @@ from ecrm.backends.base import Capability
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
+from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
 from ecrm.backends.sql.repositories import (
     SQLAccountRepository,
     SQLCustomerRepository,
@@ -118,6 +119,8 @@ class SQLUnitOfWork:
         self.customers = SQLCustomerRepository(conn, tenant)
         self.accounts = SQLAccountRepository(conn, tenant)
         self.orders = SQLOrderRepository(conn, tenant)
+        self.loyalty = SQLLoyaltyRepository(conn, tenant)
+        self.idempotency = SQLIdempotencyRepository(conn, tenant)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -150,6 +150,74 @@ refunds = Table(
 )
 
 
+idempotency_keys = Table(
+    "ecrm_idempotency_keys", metadata,
+    tenant_column(),
+    Column("scope", String(32), primary_key=True),
+    Column("key", Key(128), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result_id", Key(36), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+point_transactions = Table(
+    "ecrm_point_transactions", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("kind", String(16), nullable=False),
+    Column("points", BigInteger, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("reason", String(500)),
+    Column("reference", String(128)),
+    Column("reverses_id", Key(36)),
+    Index(None, "tenant_id", "customer_id", "occurred_at"),
+    Index(None, "tenant_id", "reverses_id"),
+    **MYSQL_OPTIONS,
+)
+
+point_entries = Table(
+    "ecrm_point_entries", metadata,
+    tenant_column(),
+    Column("transaction_id", Key(36), primary_key=True),
+    Column("account", String(32), primary_key=True),
+    Column("points", BigInteger, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
+                                                           "ecrm_point_transactions.id"]),
+    **MYSQL_OPTIONS,
+)
+
+point_lots = Table(
+    "ecrm_point_lots", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("transaction_id", Key(36), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("remaining", BigInteger, nullable=False),
+    Column("earned_at", UTCDateTime, nullable=False),
+    Column("available_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
+                                                           "ecrm_point_transactions.id"]),
+    Index(None, "tenant_id", "customer_id"),
+    Index(None, "tenant_id", "expires_at"),
+    **MYSQL_OPTIONS,
+)
+
+point_lot_uses = Table(
+    "ecrm_point_lot_uses", metadata,
+    tenant_column(),
+    Column("transaction_id", Key(36), primary_key=True),
+    Column("lot_id", Key(36), primary_key=True),
+    Column("points", BigInteger, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
+                                                           "ecrm_point_transactions.id"]),
+    **MYSQL_OPTIONS,
+)
+
+
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""
     return [c for t in metadata.sorted_tables for c in t.columns if c.info.get("customer_ref")]

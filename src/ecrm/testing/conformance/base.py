@@ -56,6 +56,10 @@ class Recorder:
     def ecrm_order_cancelled(self, crm: CRM, order: Order) -> None:
         self._note("order_cancelled", order=order)
 
+    @hookimpl
+    def ecrm_points_changed(self, crm: CRM, transaction: Any) -> None:
+        self._note("points_changed", transaction=transaction)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a

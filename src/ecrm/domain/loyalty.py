@@ -1,0 +1,251 @@
+"""The points ledger: value classes and the pure rules of earning, spending, expiring and
+reversing points.
+
+Every change is a transaction of entries that sum to zero across accounts: the customer's
+wallet and three system accounts. So ``issued = outstanding + redeemed + expired`` holds by
+construction. Points sit in lots (one per earn) with a time they become spendable and an
+optional expiry; spending takes the soonest-expiring lots first.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from ecrm.errors import ConflictError, ValidationError
+
+#: Accounts of the double-entry ledger. The customer's own account is ``CUSTOMER``.
+CUSTOMER = "customer"
+ISSUED = "system:issued"
+REDEEMED = "system:redeemed"
+EXPIRED = "system:expired"
+
+MAX_POINTS = 10**12
+
+
+class TransactionKind(str, enum.Enum):
+    """What a points transaction did."""
+
+    EARN = "earn"
+    REDEEM = "redeem"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REVERSE = "reverse"
+
+
+@attrs.frozen
+class PointLot:
+    """Points earned together: spendable from ``available_at`` until ``expires_at``
+    (never, when None). ``remaining`` is what is left of ``amount``."""
+
+    id: str
+    customer_id: str
+    transaction_id: str
+    amount: int
+    remaining: int
+    earned_at: datetime
+    available_at: datetime
+    expires_at: datetime | None = None
+
+    def spendable(self, now: datetime) -> bool:
+        """True when the lot may be spent at ``now``."""
+        return self.available_at <= now and not self.expired(now)
+
+    def expired(self, now: datetime) -> bool:
+        """True when the lot's expiry has passed at ``now``."""
+        return self.expires_at is not None and self.expires_at <= now
+
+
+@attrs.frozen
+class LedgerEntry:
+    """One leg of a transaction: ``points`` into ``account`` (negative: out of it)."""
+
+    account: str
+    points: int
+
+
+@attrs.frozen
+class LotUse:
+    """``points`` taken from (or, when negative, given back to) lot ``lot_id``."""
+
+    lot_id: str
+    points: int
+
+
+@attrs.frozen
+class PointsTransaction:
+    """One change of a customer's points. ``points`` is the effect on the customer's
+    balance (positive: more points). ``entries`` balance to zero."""
+
+    id: str
+    customer_id: str
+    kind: TransactionKind
+    points: int
+    occurred_at: datetime
+    # Kept in a canonical order (by account, by lot id) so equal transactions compare equal
+    # however a backend reads them back.
+    entries: tuple[LedgerEntry, ...] = attrs.field(
+        converter=lambda items: tuple(sorted(items, key=lambda e: e.account)))
+    lot_uses: tuple[LotUse, ...] = attrs.field(
+        default=(), converter=lambda items: tuple(sorted(items, key=lambda u: u.lot_id)))
+    reason: str | None = None
+    reference: str | None = None
+    reverses_id: str | None = None
+
+
+@attrs.frozen
+class PointsBalance:
+    """A customer's points at ``as_of``: ``total`` held, of which ``spendable`` now and
+    ``pending`` not yet (e.g. inside an order's return window)."""
+
+    customer_id: str
+    total: int
+    spendable: int
+    pending: int
+    as_of: datetime
+
+
+@attrs.frozen
+class LedgerTotals:
+    """The tenant's whole ledger: ``issued == outstanding + redeemed + expired``."""
+
+    issued: int
+    outstanding: int
+    redeemed: int
+    expired: int
+
+
+def positive_points(field: str, value: object) -> int:
+    """A whole number of points greater than zero."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, f"points are whole numbers, got {type(value).__name__}")
+    if value <= 0:
+        raise ValidationError(field, f"must be greater than zero, got {value}")
+    if value > MAX_POINTS:
+        raise ValidationError(field, f"at most {MAX_POINTS}")
+    return value
+
+
+def credit(tx_id: str, lot_id: str, customer_id: str, kind: TransactionKind, points: int,
+           now: datetime, *, available_at: datetime, expires_at: datetime | None,
+           reason: str | None, reference: str | None) -> tuple[PointsTransaction, PointLot]:
+    """Give ``points`` in a new lot (earn, or a positive adjustment)."""
+    if expires_at is not None and expires_at <= available_at:
+        raise ValidationError("expires_at", "must be after the points become spendable")
+    lot = PointLot(lot_id, customer_id, tx_id, points, points, now, available_at, expires_at)
+    tx = PointsTransaction(
+        id=tx_id, customer_id=customer_id, kind=kind, points=points, occurred_at=now,
+        entries=(LedgerEntry(CUSTOMER, points), LedgerEntry(ISSUED, -points)),
+        lot_uses=(LotUse(lot_id, -points),), reason=reason, reference=reference)
+    return tx, lot
+
+
+def debit(tx_id: str, customer_id: str, kind: TransactionKind, points: int, lots: Sequence[
+          PointLot], now: datetime, *, reason: str | None, reference: str | None
+          ) -> PointsTransaction:
+    """Take ``points`` from the spendable lots, soonest-expiring first (lots that never
+    expire last). ``kind`` REDEEM pays into the redeemed account; ADJUST un-issues."""
+    uses = spend_order(lots, points, now)
+    sink = REDEEMED if kind is TransactionKind.REDEEM else ISSUED
+    return PointsTransaction(
+        id=tx_id, customer_id=customer_id, kind=kind, points=-points, occurred_at=now,
+        entries=(LedgerEntry(CUSTOMER, -points), LedgerEntry(sink, points)),
+        lot_uses=uses, reason=reason, reference=reference)
+
+
+def spend_order(lots: Sequence[PointLot], points: int, now: datetime) -> tuple[LotUse, ...]:
+    """Which lots pay for ``points``; ValidationError when the spendable balance is short."""
+    usable = sorted((lot for lot in lots if lot.remaining > 0 and lot.spendable(now)),
+                    key=spend_priority)
+    available = sum(lot.remaining for lot in usable)
+    if points > available:
+        raise ValidationError("points", f"{points} exceeds the {available} spendable points")
+    uses, left = [], points
+    for lot in usable:
+        take = min(left, lot.remaining)
+        uses.append(LotUse(lot.id, take))
+        left -= take
+        if not left:
+            break
+    return tuple(uses)
+
+
+def expire(tx_id: str, customer_id: str, lots: Iterable[PointLot], now: datetime
+           ) -> PointsTransaction | None:
+    """The transaction expiring every lot past its expiry with points left, or None."""
+    uses = tuple(LotUse(lot.id, lot.remaining) for lot in lots
+                 if lot.remaining > 0 and lot.expired(now))
+    points = sum(use.points for use in uses)
+    if not points:
+        return None
+    return PointsTransaction(
+        id=tx_id, customer_id=customer_id, kind=TransactionKind.EXPIRE, points=-points,
+        occurred_at=now, entries=(LedgerEntry(CUSTOMER, -points), LedgerEntry(EXPIRED, points)),
+        lot_uses=uses, reason="expired")
+
+
+def reverse(tx_id: str, original: PointsTransaction, lots: Mapping[str, PointLot],
+            now: datetime, *, reason: str | None) -> PointsTransaction:
+    """Undo ``original``: negated entries, lots given back or taken back.
+
+    Points of an earn that were already spent cannot be taken back here.
+    """
+    if original.kind in (TransactionKind.EXPIRE, TransactionKind.REVERSE):
+        raise ConflictError(f"a {original.kind.value} transaction cannot be reversed")
+    for use in original.lot_uses:
+        if use.points < 0 and lots[use.lot_id].remaining < -use.points:
+            raise ConflictError(
+                f"points of transaction {original.id} were already spent or expired")
+    return PointsTransaction(
+        id=tx_id, customer_id=original.customer_id, kind=TransactionKind.REVERSE,
+        points=-original.points, occurred_at=now,
+        entries=tuple(LedgerEntry(e.account, -e.points) for e in original.entries),
+        lot_uses=tuple(LotUse(u.lot_id, -u.points) for u in original.lot_uses),
+        reason=reason, reference=original.id, reverses_id=original.id)
+
+
+def apply_uses(lots: Mapping[str, PointLot], uses: Iterable[LotUse]) -> list[PointLot]:
+    """The lots after ``uses`` (a negative use gives points back, up to the lot's amount)."""
+    changed = []
+    for use in uses:
+        if use.lot_id not in lots:
+            continue  # a lot created by this transaction is stored as created
+        lot = lots[use.lot_id]
+        remaining = lot.remaining - use.points
+        if not 0 <= remaining <= lot.amount:
+            raise ConflictError(f"lot {lot.id} cannot hold {remaining} points")
+        changed.append(attrs.evolve(lot, remaining=remaining))
+    return changed
+
+
+def balance(customer_id: str, lots: Iterable[PointLot], now: datetime) -> PointsBalance:
+    """Total, spendable and pending points of the unexpired lots held."""
+    held = [lot for lot in lots if lot.remaining > 0]
+    spendable = sum(lot.remaining for lot in held if lot.spendable(now))
+    pending = sum(lot.remaining for lot in held if lot.available_at > now)
+    return PointsBalance(customer_id, sum(lot.remaining for lot in held), spendable, pending,
+                         now)
+
+
+def ledger_totals(sums: Mapping[str, int]) -> LedgerTotals:
+    """:class:`LedgerTotals` from the sum of each account's entries."""
+    return LedgerTotals(issued=-sums.get(ISSUED, 0), outstanding=sums.get(CUSTOMER, 0),
+                        redeemed=sums.get(REDEEMED, 0), expired=sums.get(EXPIRED, 0))
+
+
+def fingerprint(request: Mapping[str, Any]) -> str:
+    """A stable digest of an idempotent request, to tell a replay from a reused key."""
+    canonical = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def spend_priority(lot: PointLot) -> tuple[bool, datetime, datetime, str]:
+    """Sort key of the spending order: soonest expiry first, never-expiring lots last."""
+    never = lot.expires_at is None
+    return (never, lot.expires_at or lot.earned_at, lot.earned_at, lot.id)

@@ -1,0 +1,236 @@
+"""Loyalty points: an append-only, double-entry ledger with lots (``crm.loyalty``).
+
+Every write takes an idempotency ``key``: the same key with the same request returns the
+first result and writes nothing; with another request it raises ``ConflictError``. The key
+is claimed in the same transaction as the effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ecrm.backends.base import UnitOfWork
+from ecrm.customers import resolve_customer
+from ecrm.domain import loyalty as rules
+from ecrm.domain import validation as check
+from ecrm.domain.ids import new_id
+from ecrm.domain.loyalty import (
+    LedgerTotals,
+    PointLot,
+    PointsBalance,
+    PointsTransaction,
+    TransactionKind,
+)
+from ecrm.errors import ConflictError, NotFound, ValidationError
+
+if TYPE_CHECKING:
+    from ecrm.crm import CRM
+
+SCOPE = "points"
+
+
+class LoyaltyService:
+    """The ``crm.loyalty`` capability: earn, redeem, adjust, reverse and expire points."""
+
+    def __init__(self, crm: CRM) -> None:
+        self._crm = crm
+
+    def earn(self, customer_id: str, points: int, *, key: str, reason: str | None = None,
+             reference: str | None = None, available_at: datetime | None = None,
+             expires_at: datetime | None = None) -> PointsTransaction:
+        """Give ``points`` in a new lot, spendable from ``available_at`` (default: now;
+        later for points pending a return window) until ``expires_at`` (default: never)."""
+        amount = rules.positive_points("points", points)
+        request = {"op": "earn", "customer_id": customer_id, "points": amount,
+                   "reason": reason, "reference": reference,
+                   "available_at": _aware("available_at", available_at),
+                   "expires_at": _aware("expires_at", expires_at)}
+
+        def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
+            tx, lot = rules.credit(new_id(), new_id(), customer, TransactionKind.EARN, amount,
+                                   now, available_at=request["available_at"] or now,
+                                   expires_at=request["expires_at"], reason=reason,
+                                   reference=reference)
+            return self._store(uow, tx, new_lot=lot)
+
+        return self._idempotent(key, request, customer_id, effect)
+
+    def redeem(self, customer_id: str, points: int, *, key: str, reason: str | None = None,
+               reference: str | None = None) -> PointsTransaction:
+        """Spend ``points``, soonest-expiring lots first.
+
+        :raises ValidationError: more points than are spendable now.
+        """
+        amount = rules.positive_points("points", points)
+        request = {"op": "redeem", "customer_id": customer_id, "points": amount,
+                   "reason": reason, "reference": reference}
+
+        def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
+            lots = uow.loyalty.lots(customer)
+            tx = rules.debit(new_id(), customer, TransactionKind.REDEEM, amount, lots, now,
+                             reason=reason, reference=reference)
+            return self._store(uow, tx, lots={lot.id: lot for lot in lots})
+
+        return self._idempotent(key, request, customer_id, effect)
+
+    def adjust(self, customer_id: str, points: int, *, key: str, reason: str,
+               expires_at: datetime | None = None) -> PointsTransaction:
+        """Correct a balance by ``points`` (negative to take points away), with a reason.
+        Added points form a new lot; taken points come from the spendable lots."""
+        if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+            raise ValidationError("points", "an adjustment is a non-zero whole number")
+        rules.positive_points("points", abs(points))
+        why = check.required_text("reason", reason, 500)
+        request = {"op": "adjust", "customer_id": customer_id, "points": points, "reason": why,
+                   "expires_at": _aware("expires_at", expires_at)}
+
+        def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
+            if points > 0:
+                tx, lot = rules.credit(new_id(), new_id(), customer, TransactionKind.ADJUST,
+                                       points, now, available_at=now,
+                                       expires_at=request["expires_at"], reason=why,
+                                       reference=None)
+                return self._store(uow, tx, new_lot=lot)
+            lots = uow.loyalty.lots(customer)
+            tx = rules.debit(new_id(), customer, TransactionKind.ADJUST, -points, lots, now,
+                             reason=why, reference=None)
+            return self._store(uow, tx, lots={lot.id: lot for lot in lots})
+
+        return self._idempotent(key, request, customer_id, effect)
+
+    def reverse(self, transaction_id: str, *, key: str, reason: str | None = None
+                ) -> PointsTransaction:
+        """Undo an earn, redeem or adjustment with a new, opposite transaction (the ledger
+        is append-only). Redeemed points go back to the lots they came from.
+
+        :raises ConflictError: already reversed, or the earned points were already spent.
+        """
+        original = self._crm.transact(
+            lambda uow: uow.loyalty.get_transaction(transaction_id), read_only=True)
+        if original is None:
+            raise NotFound("points transaction", transaction_id)
+        request = {"op": "reverse", "transaction_id": transaction_id, "reason": reason}
+
+        def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
+            if uow.loyalty.is_reversed(transaction_id):
+                raise ConflictError(f"transaction {transaction_id} is already reversed")
+            lots = uow.loyalty.lots_by_id([u.lot_id for u in original.lot_uses])
+            tx = rules.reverse(new_id(), original, lots, now, reason=reason)
+            return self._store(uow, tx, lots=lots)
+
+        return self._idempotent(key, request, original.customer_id, effect)
+
+    def expire_due(self, *, batch_size: int = 200) -> list[PointsTransaction]:
+        """Expire every lot whose expiry has passed by the clock's now, one transaction per
+        customer. Running it again finds nothing more to do."""
+        now = self._crm.clock.now()
+        done: list[PointsTransaction] = []
+        seen: set[str] = set()
+        while True:
+            due = self._crm.transact(
+                lambda uow: uow.loyalty.customers_with_expired_lots(now, batch_size),
+                read_only=True)
+            fresh = [customer_id for customer_id in due if customer_id not in seen]
+            if not fresh:
+                return done
+            seen.update(fresh)
+            for customer_id in fresh:
+                tx = self._crm.transact(lambda uow, c=customer_id: self._expire(uow, c, now))
+                if tx is not None:
+                    done.append(tx)
+
+    def balance(self, customer_id: str) -> PointsBalance:
+        """Points held, spendable now and pending. :raises NotFound: no such customer."""
+        def work(uow: UnitOfWork) -> PointsBalance:
+            customer = resolve_customer(uow, customer_id).id
+            return rules.balance(customer, uow.loyalty.lots(customer), self._crm.clock.now())
+
+        return self._crm.transact(work, read_only=True)
+
+    def history(self, customer_id: str) -> list[PointsTransaction]:
+        """The customer's point transactions, oldest first."""
+        def work(uow: UnitOfWork) -> list[PointsTransaction]:
+            return uow.loyalty.transactions(resolve_customer(uow, customer_id).id)
+
+        return self._crm.transact(work, read_only=True)
+
+    def lots(self, customer_id: str) -> list[PointLot]:
+        """The customer's lots that still hold points, soonest-expiring first."""
+        def work(uow: UnitOfWork) -> list[PointLot]:
+            lots = uow.loyalty.lots(resolve_customer(uow, customer_id).id)
+            return sorted(lots, key=rules.spend_priority)
+
+        return self._crm.transact(work, read_only=True)
+
+    def expiring(self, customer_id: str, *, within: timedelta) -> list[PointLot]:
+        """The spendable lots that expire within ``within`` from now, soonest first."""
+        now = self._crm.clock.now()
+        return [lot for lot in self.lots(customer_id) if lot.spendable(now)
+                and lot.expires_at is not None and lot.expires_at <= now + within]
+
+    def totals(self) -> LedgerTotals:
+        """The whole ledger of the tenant: issued = outstanding + redeemed + expired."""
+        return self._crm.transact(lambda uow: uow.loyalty.totals(), read_only=True)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _idempotent(self, key: str, request: dict[str, Any], customer_id: str,
+                    effect: Callable[[UnitOfWork, str, datetime], PointsTransaction]
+                    ) -> PointsTransaction:
+        """Run ``effect`` once per ``key``; a replay returns the first result."""
+        claim = check.required_text("key", key, 128)
+        digest = rules.fingerprint(request)
+
+        def work(uow: UnitOfWork) -> PointsTransaction:
+            # Lock first: on MySQL/MariaDB (REPEATABLE READ) the first plain read fixes the
+            # snapshot, so reading before the lock would see lots as they were before the
+            # lock holder's commit.
+            customer = resolve_customer(uow, customer_id, for_update=True).id
+            replay = self._replay(uow, claim, digest)
+            if replay is not None:
+                return replay
+            now = self._crm.clock.now()
+            tx = effect(uow, customer, now)
+            uow.idempotency.claim(SCOPE, claim, digest, tx.id, now)
+            self._crm.notify_after_commit(uow, "ecrm_points_changed", transaction=tx)
+            return tx
+
+        try:
+            return self._crm.transact(work, replay_on_duplicate=True)
+        except NotFound:
+            raise ValidationError("customer_id", f"no customer {customer_id!r}") from None
+
+    def _replay(self, uow: UnitOfWork, key: str, digest: str) -> PointsTransaction | None:
+        claimed = uow.idempotency.get(SCOPE, key)
+        if claimed is None:
+            return None
+        fingerprint, result_id = claimed
+        if fingerprint != digest:
+            raise ConflictError(f"idempotency key {key!r} was used for another request")
+        stored = uow.loyalty.get_transaction(result_id)
+        assert stored is not None
+        return stored
+
+    def _store(self, uow: UnitOfWork, tx: PointsTransaction, *, new_lot: PointLot | None = None,
+               lots: dict[str, PointLot] | None = None) -> PointsTransaction:
+        uow.loyalty.add_transaction(tx)
+        if new_lot is not None:
+            uow.loyalty.add_lot(new_lot)
+        uow.loyalty.update_lots(rules.apply_uses(lots or {}, tx.lot_uses))
+        return tx
+
+    def _expire(self, uow: UnitOfWork, customer_id: str, now: datetime
+                ) -> PointsTransaction | None:
+        customer = resolve_customer(uow, customer_id, for_update=True).id
+        lots = uow.loyalty.lots(customer)
+        tx = rules.expire(new_id(), customer, lots, now)
+        if tx is not None:
+            self._store(uow, tx, lots={lot.id: lot for lot in lots})
+            self._crm.notify_after_commit(uow, "ecrm_points_changed", transaction=tx)
+        return tx
+
+
+def _aware(field: str, value: datetime | None) -> datetime | None:
+    return check.aware(field, value, required=False)
