@@ -8,7 +8,7 @@ replays wrote nothing, and money adds up.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -27,6 +27,20 @@ from ecrm.testing import strategies as s
 ORDER_IDS = st.sampled_from([f"o{i}" for i in range(6)])
 EMAILS = st.sampled_from([f"u{i}@example.com" for i in range(4)])
 MISSING_ID = "00000000-0000-7000-8000-000000000000"
+
+
+@attrs.define
+class ModelLot:
+    """What the model expects of a points lot."""
+
+    id: str
+    remaining: int
+    expires_at: datetime | None
+    earned_at: datetime
+
+    def spend_key(self) -> tuple[bool, datetime, datetime, str]:
+        return (self.expires_at is None, self.expires_at or self.earned_at, self.earned_at,
+                self.id)
 
 
 @attrs.define
@@ -63,6 +77,9 @@ class CRMModelMachine(RuleBasedStateMachine):
         self.merged: dict[str, str] = {}
         self.orders: dict[str, ModelOrder] = {}
         self.refund_seq = 0
+        self.lots: dict[str, list[ModelLot]] = {}
+        self.ledger = {"issued": 0, "redeemed": 0, "expired": 0}
+        self.point_seq = 0
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -164,6 +181,62 @@ class CRMModelMachine(RuleBasedStateMachine):
         for model in self.orders.values():
             if model.order.customer_id == drop.id:
                 model.order = attrs.evolve(model.order, customer_id=keep.id)
+        self.lots.setdefault(keep.id, []).extend(self.lots.pop(drop.id, []))
+
+    @rule(customer=customers, points=st.integers(1, 200),
+          expires_in=st.none() | st.integers(1, 60))
+    def earn_points(self, customer: str, points: int, expires_in: int | None) -> None:
+        self.point_seq += 1
+        now = self.clock.now()
+        expires_at = None if expires_in is None else now + timedelta(days=expires_in)
+        call = (self.crm.loyalty.earn, customer, points)
+        kwargs = {"key": f"p{self.point_seq}", "expires_at": expires_at}
+        owner = self._person(customer)
+        if owner is None:
+            self._expect(ValidationError, *call, **kwargs)
+            return
+        tx = call[0](*call[1:], **kwargs)
+        assert tx.points == points and tx.customer_id == owner.id
+        self.lots.setdefault(owner.id, []).append(
+            ModelLot(tx.lot_uses[0].lot_id, points, expires_at, now))
+        self.ledger["issued"] += points
+
+    @rule(customer=customers, points=st.integers(1, 300))
+    def redeem_points(self, customer: str, points: int) -> None:
+        self.point_seq += 1
+        owner = self._person(customer)
+        now = self.clock.now()
+        usable = sorted((lot for lot in self.lots.get(owner.id if owner else "", [])
+                         if lot.remaining and (lot.expires_at is None or lot.expires_at > now)),
+                        key=ModelLot.spend_key)
+        key = f"p{self.point_seq}"
+        if owner is None or points > sum(lot.remaining for lot in usable):
+            self._expect(ValidationError, self.crm.loyalty.redeem, customer, points, key=key)
+            return
+        tx = self.crm.loyalty.redeem(customer, points, key=key)
+        expected, left = {}, points
+        for lot in usable:
+            take = min(left, lot.remaining)
+            if take:
+                expected[lot.id] = take
+                lot.remaining -= take
+                left -= take
+        assert {u.lot_id: u.points for u in tx.lot_uses} == expected
+        assert self.crm.loyalty.redeem(customer, points, key=key) == tx  # a replay
+        self.ledger["redeemed"] += points
+
+    @rule(days=st.integers(1, 45))
+    def time_passes_and_points_expire(self, days: int) -> None:
+        now = self.clock.advance(days=days)
+        expired = sum(t.points for t in self.crm.loyalty.expire_due())
+        due = 0
+        for lots in self.lots.values():
+            for lot in lots:
+                if lot.remaining and lot.expires_at is not None and lot.expires_at <= now:
+                    due += lot.remaining
+                    lot.remaining = 0
+        assert -expired == due
+        self.ledger["expired"] += due
 
     @rule(customer=customers)
     def naive_time_is_refused(self, customer: str) -> None:
@@ -197,6 +270,20 @@ class CRMModelMachine(RuleBasedStateMachine):
             assert (got.order_count if got else 0) == len(mine)
             spent = sum((m.order.total - m.refunded for m in mine), Decimal(0))
             assert (got.total_spent if got else Decimal(0)) == spent
+
+    @invariant()
+    def points_add_up(self) -> None:
+        totals = self.crm.loyalty.totals()
+        assert (totals.issued, totals.redeemed, totals.expired) == (
+            self.ledger["issued"], self.ledger["redeemed"], self.ledger["expired"])
+        assert totals.issued == totals.outstanding + totals.redeemed + totals.expired
+        for person in self.people:
+            lots = self.crm.loyalty.lots(person)
+            held = sum(lot.remaining for lot in self.lots.get(person, []))
+            assert all(0 < lot.remaining <= lot.amount for lot in lots)
+            assert sum(lot.remaining for lot in lots) == held
+            assert sum(t.points for t in self.crm.loyalty.history(person)) == held
+            assert self.crm.loyalty.balance(person).total == held >= 0
 
     # -- helpers -------------------------------------------------------------------------
 
