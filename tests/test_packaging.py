@@ -45,3 +45,4 @@ def test_layer_contracts_hold() -> None:
         pytest.skip("import-linter is not installed (pip install .[test])")
     result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+

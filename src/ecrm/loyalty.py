@@ -43,6 +43,7 @@ class LoyaltyService:
         """Give ``points`` in a new lot, spendable from ``available_at`` (default: now;
         later for points pending a return window) until ``expires_at`` (default: never)."""
         amount = rules.positive_points("points", points)
+        reason, reference = _note("reason", reason, 500), _note("reference", reference, 128)
         request = {"op": "earn", "customer_id": customer_id, "points": amount,
                    "reason": reason, "reference": reference,
                    "available_at": _aware("available_at", available_at),
@@ -64,6 +65,7 @@ class LoyaltyService:
         :raises ValidationError: more points than are spendable now.
         """
         amount = rules.positive_points("points", points)
+        reason, reference = _note("reason", reason, 500), _note("reference", reference, 128)
         request = {"op": "redeem", "customer_id": customer_id, "points": amount,
                    "reason": reason, "reference": reference}
 
@@ -83,6 +85,8 @@ class LoyaltyService:
             raise ValidationError("points", "an adjustment is a non-zero whole number")
         rules.positive_points("points", abs(points))
         why = check.required_text("reason", reason, 500)
+        if points < 0 and expires_at is not None:
+            raise ValidationError("expires_at", "only added points have an expiry")
         request = {"op": "adjust", "customer_id": customer_id, "points": points, "reason": why,
                    "expires_at": _aware("expires_at", expires_at)}
 
@@ -107,6 +111,8 @@ class LoyaltyService:
 
         :raises ConflictError: already reversed, or the earned points were already spent.
         """
+        check.required_text("key", key, 128)
+        reason = _note("reason", reason, 500)
         original = self._crm.transact(
             lambda uow: uow.loyalty.get_transaction(transaction_id), read_only=True)
         if original is None:
@@ -125,6 +131,8 @@ class LoyaltyService:
     def expire_due(self, *, batch_size: int = 200) -> list[PointsTransaction]:
         """Expire every lot whose expiry has passed by the clock's now, one transaction per
         customer. Running it again finds nothing more to do."""
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValidationError("batch_size", "must be a positive integer")
         now = self._crm.clock.now()
         done: list[PointsTransaction] = []
         seen: set[str] = set()
@@ -181,6 +189,8 @@ class LoyaltyService:
                     ) -> PointsTransaction:
         """Run ``effect`` once per ``key``; a replay returns the first result."""
         claim = check.required_text("key", key, 128)
+        # The request as the caller named it: a retry repeats the same arguments, even when
+        # the customer id has since been merged away.
         digest = rules.fingerprint(request)
 
         def work(uow: UnitOfWork) -> PointsTransaction:
@@ -230,6 +240,10 @@ class LoyaltyService:
             self._store(uow, tx, lots={lot.id: lot for lot in lots})
             self._crm.notify_after_commit(uow, "ecrm_points_changed", transaction=tx)
         return tx
+
+
+def _note(field: str, value: object, max_length: int) -> str | None:
+    return check.text(field, value, max_length)
 
 
 def _aware(field: str, value: datetime | None) -> datetime | None:

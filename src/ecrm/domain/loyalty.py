@@ -136,8 +136,9 @@ def credit(tx_id: str, lot_id: str, customer_id: str, kind: TransactionKind, poi
            now: datetime, *, available_at: datetime, expires_at: datetime | None,
            reason: str | None, reference: str | None) -> tuple[PointsTransaction, PointLot]:
     """Give ``points`` in a new lot (earn, or a positive adjustment)."""
-    if expires_at is not None and expires_at <= available_at:
-        raise ValidationError("expires_at", "must be after the points become spendable")
+    if expires_at is not None and expires_at <= max(available_at, now):
+        raise ValidationError("expires_at", "must be after now and after the points become "
+                                            "spendable")
     lot = PointLot(lot_id, customer_id, tx_id, points, points, now, available_at, expires_at)
     tx = PointsTransaction(
         id=tx_id, customer_id=customer_id, kind=kind, points=points, occurred_at=now,
@@ -197,7 +198,7 @@ def reverse(tx_id: str, original: PointsTransaction, lots: Mapping[str, PointLot
     Points of an earn that were already spent cannot be taken back here.
     """
     if original.kind in (TransactionKind.EXPIRE, TransactionKind.REVERSE):
-        raise ConflictError(f"a {original.kind.value} transaction cannot be reversed")
+        raise ConflictError(f"{original.kind.value} transactions cannot be reversed")
     for use in original.lot_uses:
         if use.points < 0 and lots[use.lot_id].remaining < -use.points:
             raise ConflictError(
@@ -225,7 +226,9 @@ def apply_uses(lots: Mapping[str, PointLot], uses: Iterable[LotUse]) -> list[Poi
 
 
 def balance(customer_id: str, lots: Iterable[PointLot], now: datetime) -> PointsBalance:
-    """Total, spendable and pending points of the unexpired lots held."""
+    """Total, spendable and pending points of the lots held. ``total`` equals the sum of
+    the customer's ledger entries, so it still counts lots past their expiry until
+    ``expire_due`` runs; ``spendable`` never does."""
     held = [lot for lot in lots if lot.remaining > 0]
     spendable = sum(lot.remaining for lot in held if lot.spendable(now))
     pending = sum(lot.remaining for lot in held if lot.available_at > now)

@@ -132,7 +132,14 @@ class LoyaltyContract(ContractBase):
         (lambda crm, c: crm.loyalty.earn("missing", 5, key="k"), "customer_id"),
         (lambda crm, c: crm.loyalty.earn(c, 5, key="k", expires_at=crm.clock.now()),
          "expires_at"),
-    ], ids=["zero", "negative", "fraction", "no-key", "overdraw", "no-customer", "expired"])
+        (lambda crm, c: crm.loyalty.earn(c, 5, key="k", reason="x" * 501), "reason"),
+        (lambda crm, c: crm.loyalty.redeem(c, 5, key="k", reference="a\x00b"), "reference"),
+        (lambda crm, c: crm.loyalty.adjust(c, -5, key="k", reason="r",
+                                           expires_at=crm.clock.now() + timedelta(days=1)),
+         "expires_at"),
+        (lambda crm, c: crm.loyalty.expire_due(batch_size=0), "batch_size"),
+    ], ids=["zero", "negative", "fraction", "no-key", "overdraw", "no-customer", "expired",
+            "long-reason", "nul-reference", "expiry-on-debit", "batch-size"])
     def test_bad_input_writes_nothing(self, crm: CRM, member, call, field: str) -> None:
         crm.loyalty.earn(member.id, 100, key="base")
         before = (crm.loyalty.history(member.id), crm.loyalty.totals())
@@ -146,8 +153,10 @@ class LoyaltyContract(ContractBase):
     def test_points_follow_a_merge(self, crm: CRM, member) -> None:
         other = crm.customers.create(name="dup")
         crm.loyalty.earn(member.id, 10, key="m")
-        crm.loyalty.earn(other.id, 5, key="o")
+        earned = crm.loyalty.earn(other.id, 5, key="o")
         crm.customers.merge(member.id, other.id)
+        replayed = crm.loyalty.earn(other.id, 5, key="o")  # a retry after the merge
+        assert (replayed.id, replayed.customer_id) == (earned.id, member.id)
         assert crm.loyalty.balance(member.id).total == 15
         assert crm.loyalty.balance(other.id).total == 15  # the merged-away id answers too
         assert_ledger_consistent(crm, member.id)
