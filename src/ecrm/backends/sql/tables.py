@@ -150,6 +150,12 @@ refunds = Table(
 )
 
 
+def point_transaction_ref() -> ForeignKeyConstraint:
+    """A ledger row's link to the point transaction it belongs to."""
+    return ForeignKeyConstraint(["tenant_id", "transaction_id"],
+                                ["ecrm_point_transactions.tenant_id", "ecrm_point_transactions.id"])
+
+
 idempotency_keys = Table(
     "ecrm_idempotency_keys", metadata,
     tenant_column(),
@@ -183,8 +189,7 @@ point_entries = Table(
     Column("transaction_id", Key(36), primary_key=True),
     Column("account", String(32), primary_key=True),
     Column("points", BigInteger, nullable=False),
-    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
-                                                           "ecrm_point_transactions.id"]),
+    point_transaction_ref(),
     **MYSQL_OPTIONS,
 )
 
@@ -199,8 +204,7 @@ point_lots = Table(
     Column("earned_at", UTCDateTime, nullable=False),
     Column("available_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime),
-    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
-                                                           "ecrm_point_transactions.id"]),
+    point_transaction_ref(),
     Index(None, "tenant_id", "customer_id"),
     Index(None, "tenant_id", "expires_at"),
     **MYSQL_OPTIONS,
@@ -212,8 +216,7 @@ point_lot_uses = Table(
     Column("transaction_id", Key(36), primary_key=True),
     Column("lot_id", Key(36), primary_key=True),
     Column("points", BigInteger, nullable=False),
-    ForeignKeyConstraint(["tenant_id", "transaction_id"], ["ecrm_point_transactions.tenant_id",
-                                                           "ecrm_point_transactions.id"]),
+    point_transaction_ref(),
     **MYSQL_OPTIONS,
 )
 
