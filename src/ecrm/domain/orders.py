@@ -61,7 +61,7 @@ class Order:
     def net_amount(self) -> Decimal:
         """What the customer finally paid: 0 when cancelled, else total less refunds."""
         if self.status is OrderStatus.CANCELLED:
-            return Decimal(0) * self.total
+            return Decimal(0)
         return self.total - self.refunded
 
 

@@ -209,7 +209,7 @@ class SQLOrderRepository(_TenantScoped):
             query = query.where(condition)
         return {
             cid: CustomerOrderSummary(cid, currency, count, from_minor(int(spent), currency),
-                                      _utc(first), _utc(last))
+                                      first, last)
             for cid, count, spent, first, last in self._conn.execute(query)
         }
 
@@ -283,14 +283,3 @@ def _driver_insert(table: Table, dialect: Dialect
 def _no_orders(customer_id: str, currency: str) -> CustomerOrderSummary:
     return CustomerOrderSummary(customer_id, currency, 0, from_minor(0, currency), None, None)
 
-
-def _utc(value: Any) -> Any:
-    """MIN/MAX over a TypeDecorator column skips its result processing on some dialects;
-    SQLite even returns text. Normalise to an aware UTC datetime."""
-    from datetime import datetime, timezone
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
