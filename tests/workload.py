@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ecrm import CRM, OrderLine
+from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine
 from ecrm.importing import read_orders_csv
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -57,3 +57,22 @@ def exercise_everything(crm: CRM) -> None:
     crm.loyalty.lots(one.id)
     crm.loyalty.totals()
     assert earned.points == 100
+    exercise_programme(crm)
+
+
+def exercise_programme(crm: CRM) -> None:
+    """The automatic earnings of a loyalty programme: sign-up, order, review, clawbacks."""
+    shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock, loyalty=LoyaltyProgram(
+        signup_bonus=10, review_bonus=5, clawback=ClawbackPolicy.ALLOW_NEGATIVE))
+    member = shop.customers.create(email="member@example.com")
+    shop.orders.record(order_id="P1", customer_id=member.id, placed_at=WHEN,
+                       lines=[OrderLine("S", 1, 5000)], channel="web")
+    shop.orders.import_many([{"order_id": "P2", "customer_id": member.id, "placed_at": WHEN,
+                              "lines": [OrderLine("S", 1, 900)], "channel": "web"}])
+    shop.loyalty.earn_for_order("P2")
+    shop.loyalty.quote("P1")
+    shop.loyalty.award_review(member.id, review_id="REV1")
+    shop.loyalty.redeem(member.id, 60, key="R2")
+    shop.orders.refund("P1", refund_id="R2", amount=2500)
+    shop.orders.cancel("P2")
+    assert shop.loyalty.balance(member.id).debt > 0

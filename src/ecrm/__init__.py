@@ -11,7 +11,22 @@ from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
+from ecrm.domain.earning import (
+    BaseRate,
+    BirthdayMonthBonus,
+    Bonus,
+    CampaignMultiplier,
+    EarnContext,
+    EarnQuote,
+    EarnRule,
+    FirstPurchaseBonus,
+    Multiplier,
+    NthPurchaseBonus,
+    ProductBonus,
+    Rounding,
+)
 from ecrm.domain.loyalty import (
+    ClawbackPolicy,
     LedgerTotals,
     PointLot,
     PointsBalance,
@@ -19,6 +34,7 @@ from ecrm.domain.loyalty import (
     TransactionKind,
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
+from ecrm.domain.program import LoyaltyProgram
 from ecrm.errors import (
     BackendError,
     ConflictError,
@@ -35,11 +51,25 @@ from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_o
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "TransactionKind",
-    "PointsTransaction",
-    "PointsBalance",
-    "PointLot",
+    "BaseRate",
+    "BirthdayMonthBonus",
+    "Bonus",
+    "CampaignMultiplier",
+    "ClawbackPolicy",
+    "EarnContext",
+    "EarnQuote",
+    "EarnRule",
+    "FirstPurchaseBonus",
     "LedgerTotals",
+    "LoyaltyProgram",
+    "Multiplier",
+    "NthPurchaseBonus",
+    "PointLot",
+    "PointsBalance",
+    "PointsTransaction",
+    "ProductBonus",
+    "Rounding",
+    "TransactionKind",
     "CRM",
     "Account",
     "Address",

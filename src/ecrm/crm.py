@@ -15,6 +15,8 @@ from ecrm.errors import DuplicateKey, TransientError
 if TYPE_CHECKING:
     import pluggy
 
+    from ecrm.domain.program import LoyaltyProgram
+
 T = TypeVar("T")
 
 #: How often a unit of work is tried when the database reports a deadlock or a race.
@@ -34,10 +36,13 @@ class CRM:
     :param plugins: plugin objects and entry-point names to load, or ``"entrypoints"``
         for every installed plugin. Nothing is loaded by default.
     :param currency: the shop's main currency, used when an order names none.
+    :param loyalty: the points programme orders, sign-ups and reviews earn under (None:
+        the ledger works, but nothing earns points by itself).
     """
 
     def __init__(self, backend: Backend, *, tenant: str = "default", clock: Clock | None = None,
-                 plugins: plugin_support.PluginSpec = (), currency: str = "JPY") -> None:
+                 plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
+                 loyalty: LoyaltyProgram | None = None) -> None:
         from ecrm.accounts import AccountService
         from ecrm.customers import CustomerService
         from ecrm.loyalty import LoyaltyService
@@ -51,12 +56,12 @@ class CRM:
         self.customers = CustomerService(self)
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
-        self.loyalty = LoyaltyService(self)
+        self.loyalty = LoyaltyService(self, loyalty)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
              plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
-             create_schema: bool | None = None) -> CRM:
+             loyalty: LoyaltyProgram | None = None, create_schema: bool | None = None) -> CRM:
         """Open a CRM on ``"memory://"``, ``"sqlite:///shop.db"``,
         ``"postgresql+psycopg://..."`` or ``"mysql+pymysql://..."``.
 
@@ -68,7 +73,8 @@ class CRM:
             create_schema = url == "memory://" or url.startswith("sqlite")
         if create_schema:
             backend.create_schema()
-        return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency)
+        return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
+                   loyalty=loyalty)
 
     def close(self) -> None:
         """Release the backend's connections."""

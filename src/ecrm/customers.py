@@ -45,7 +45,9 @@ class CustomerService:
                address: Address | Mapping[str, Any] | None = None,
                acquisition_channel: str | None = None, account_id: str | None = None,
                signed_up_at: datetime | None = None) -> Customer:
-        """Create a customer. E-mail and external id are unique within the tenant.
+        """Create a customer. E-mail and external id are unique within the tenant. With a
+        loyalty programme that has a sign-up bonus, the bonus is earned in the same
+        transaction.
 
         :raises ValidationError: a field is malformed (the error names it).
         :raises ConflictError: the e-mail or external id belongs to another customer.
@@ -59,6 +61,8 @@ class CustomerService:
             given = {k: getattr(customer, k) for k, v in fields.items() if v is not None}
             self._crm.validate("ecrm_validate_customer", customer=customer, changes=given)
             uow.customers.add(customer)
+            if self._crm.loyalty.earning is not None:
+                self._crm.loyalty.earning.signup_bonus(uow, customer)
             self._crm.notify_after_commit(uow, "ecrm_customer_created", customer=customer)
             return customer
 

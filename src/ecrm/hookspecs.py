@@ -15,11 +15,14 @@ There are three kinds of hooks:
 * **notification** hooks run only after the unit of work committed, never for work that
   rolled back; their return value is ignored and an exception they raise is logged on the
   ``ecrm.plugins`` logger without undoing the committed write;
-* **contribution** and **decision** hooks are added by later capabilities in the same style.
+* **contribution** hooks run when ecrm needs what plugins offer (e.g. earn rules) and
+  return it; every implementation's result is used;
+* **decision** hooks are added by later capabilities in the same style.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -27,6 +30,7 @@ import pluggy
 if TYPE_CHECKING:
     from ecrm.crm import CRM
     from ecrm.domain.customers import Customer
+    from ecrm.domain.earning import EarnRule
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
 
@@ -58,6 +62,22 @@ def ecrm_validate_order(crm: CRM, order: Order) -> None:
     :param order: the order as it would be stored.
     :return: ignored. Raise :class:`ecrm.ValidationError` to refuse the order; in a bulk
         import only that row is rejected.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Contributions: what plugins add to ecrm's features
+# --------------------------------------------------------------------------------------
+
+
+@hookspec
+def ecrm_earn_rules(crm: CRM) -> Iterable[EarnRule]:
+    """Fires each time an order's points are worked out (recording it with a loyalty
+    programme, or ``crm.loyalty.quote``), inside that unit of work.
+
+    :return: earn rules to apply after the programme's own: objects with an
+        ``evaluate(context)`` method returning :class:`ecrm.Bonus` and
+        :class:`ecrm.Multiplier` effects (see :mod:`ecrm.domain.earning`).
     """
 
 

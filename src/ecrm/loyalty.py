@@ -7,7 +7,6 @@ is claimed in the same transaction as the effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +14,7 @@ from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
 from ecrm.domain import loyalty as rules
 from ecrm.domain import validation as check
+from ecrm.domain.earning import EarnQuote
 from ecrm.domain.ids import new_id
 from ecrm.domain.loyalty import (
     LedgerTotals,
@@ -23,25 +23,92 @@ from ecrm.domain.loyalty import (
     PointsTransaction,
     TransactionKind,
 )
+from ecrm.domain.orders import OrderStatus
+from ecrm.domain.program import LoyaltyProgram
+from ecrm.earning import ProgramEarning
 from ecrm.errors import ConflictError, NotFound, ValidationError
+from ecrm.ledger import Effect, Ledger
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
 
-SCOPE = "points"
-
-
 class LoyaltyService:
     """The ``crm.loyalty`` capability: earn, redeem, adjust, reverse and expire points."""
 
-    def __init__(self, crm: CRM) -> None:
+    def __init__(self, crm: CRM, program: LoyaltyProgram | None = None) -> None:
         self._crm = crm
+        self._ledger = Ledger(crm)
+        if program is not None and not isinstance(program, LoyaltyProgram):
+            raise ValidationError("loyalty", f"expected a LoyaltyProgram, got {program!r}")
+        #: The programme at work (used by ecrm's order and customer services); None when
+        #: the CRM has no programme.
+        self.earning = None if program is None else ProgramEarning(crm, program, self._ledger)
+
+    @property
+    def program(self) -> LoyaltyProgram | None:
+        """The CRM's points programme, or None."""
+        return None if self.earning is None else self.earning.program
+
+    def quote(self, order_id: str) -> EarnQuote:
+        """What a recorded order earns under the programme now, rule by rule (the points
+        it actually earned are in its transaction; rules may have changed since).
+
+        :raises NotFound: no such order. :raises ValidationError: no programme.
+        """
+        earning = self._require_program()
+
+        def work(uow: UnitOfWork) -> EarnQuote:
+            order = uow.orders.get(order_id)
+            if order is None:
+                raise NotFound("order", order_id)
+            return earning.quote(uow, order, resolve_customer(uow, order.customer_id))
+
+        return self._crm.transact(work, read_only=True)
+
+    def earn_for_order(self, order_id: str) -> PointsTransaction | None:
+        """Earn an already recorded order's points now, e.g. for orders brought in with
+        ``import_many`` (which earns nothing). Once per order: later calls return the
+        first earning. None when the order earns nothing.
+
+        :raises NotFound: no such order. :raises ValidationError: no programme.
+        """
+        earning = self._require_program()
+
+        def work(uow: UnitOfWork) -> PointsTransaction | None:
+            found = uow.orders.get(order_id, for_update=True)
+            if found is None:
+                raise NotFound("order", order_id)
+            customer = resolve_customer(uow, found.customer_id, for_update=True)
+            if found.status is OrderStatus.CANCELLED:
+                return None
+            return earning.earn_for_order(uow, found, customer)
+
+        return self._crm.transact(work, replay_on_duplicate=True)
+
+    def award_review(self, customer_id: str, *, review_id: str) -> PointsTransaction:
+        """The programme's review bonus, once per ``review_id``.
+
+        :raises ValidationError: no programme, no review bonus, or no such customer.
+        :raises ConflictError: the review already earned points for another customer.
+        """
+        earning = self._require_program()
+        review = check.required_text("review_id", review_id, 128)
+
+        def work(uow: UnitOfWork) -> PointsTransaction:
+            customer = resolve_customer(uow, customer_id, for_update=True).id
+            return earning.review_bonus(uow, customer, review)
+
+        try:
+            return self._crm.transact(work, replay_on_duplicate=True)
+        except NotFound:
+            raise ValidationError("customer_id", f"no customer {customer_id!r}") from None
 
     def earn(self, customer_id: str, points: int, *, key: str, reason: str | None = None,
              reference: str | None = None, available_at: datetime | None = None,
              expires_at: datetime | None = None) -> PointsTransaction:
         """Give ``points`` in a new lot, spendable from ``available_at`` (default: now;
-        later for points pending a return window) until ``expires_at`` (default: never)."""
+        later for points pending a return window) until ``expires_at`` (default: never).
+        Points repay the customer's points debt, if any, before they form a lot."""
         amount = rules.positive_points("points", points)
         reason, reference = _note("reason", reason, 500), _note("reference", reference, 128)
         request = {"op": "earn", "customer_id": customer_id, "points": amount,
@@ -50,11 +117,10 @@ class LoyaltyService:
                    "expires_at": _aware("expires_at", expires_at)}
 
         def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
-            tx, lot = rules.credit(new_id(), new_id(), customer, TransactionKind.EARN, amount,
-                                   now, available_at=request["available_at"] or now,
-                                   expires_at=request["expires_at"], reason=reason,
-                                   reference=reference)
-            return self._store(uow, tx, new_lot=lot)
+            return self._ledger.credit(uow, customer, amount, now,
+                                       available_at=request["available_at"],
+                                       expires_at=request["expires_at"], reason=reason,
+                                       reference=reference)
 
         return self._idempotent(key, request, customer_id, effect)
 
@@ -70,10 +136,8 @@ class LoyaltyService:
                    "reason": reason, "reference": reference}
 
         def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
-            lots = uow.loyalty.lots(customer)
-            tx = rules.debit(new_id(), customer, TransactionKind.REDEEM, amount, lots, now,
-                             reason=reason, reference=reference)
-            return self._store(uow, tx, lots={lot.id: lot for lot in lots})
+            return self._ledger.debit(uow, customer, amount, now, kind=TransactionKind.REDEEM,
+                                      reason=reason, reference=reference)
 
         return self._idempotent(key, request, customer_id, effect)
 
@@ -92,15 +156,11 @@ class LoyaltyService:
 
         def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
             if points > 0:
-                tx, lot = rules.credit(new_id(), new_id(), customer, TransactionKind.ADJUST,
-                                       points, now, available_at=now,
-                                       expires_at=request["expires_at"], reason=why,
-                                       reference=None)
-                return self._store(uow, tx, new_lot=lot)
-            lots = uow.loyalty.lots(customer)
-            tx = rules.debit(new_id(), customer, TransactionKind.ADJUST, -points, lots, now,
-                             reason=why, reference=None)
-            return self._store(uow, tx, lots={lot.id: lot for lot in lots})
+                return self._ledger.credit(uow, customer, points, now,
+                                           kind=TransactionKind.ADJUST,
+                                           expires_at=request["expires_at"], reason=why)
+            return self._ledger.debit(uow, customer, -points, now, kind=TransactionKind.ADJUST,
+                                      reason=why, reference=None)
 
         return self._idempotent(key, request, customer_id, effect)
 
@@ -124,7 +184,7 @@ class LoyaltyService:
                 raise ConflictError(f"transaction {transaction_id} is already reversed")
             lots = uow.loyalty.lots_by_id([u.lot_id for u in original.lot_uses])
             tx = rules.reverse(new_id(), original, lots, now, reason=reason)
-            return self._store(uow, tx, lots=lots)
+            return self._ledger.store(uow, tx, lots=lots)
 
         return self._idempotent(key, request, original.customer_id, effect)
 
@@ -153,7 +213,8 @@ class LoyaltyService:
         """Points held, spendable now and pending. :raises NotFound: no such customer."""
         def work(uow: UnitOfWork) -> PointsBalance:
             customer = resolve_customer(uow, customer_id).id
-            return rules.balance(customer, uow.loyalty.lots(customer), self._crm.clock.now())
+            return rules.balance(customer, uow.loyalty.lots(customer), self._crm.clock.now(),
+                                 uow.loyalty.debt(customer))
 
         return self._crm.transact(work, read_only=True)
 
@@ -184,52 +245,30 @@ class LoyaltyService:
 
     # -- helpers ---------------------------------------------------------------------
 
+    def _require_program(self) -> ProgramEarning:
+        if self.earning is None:
+            raise ValidationError("loyalty", "this CRM has no loyalty programme; pass "
+                                             "CRM(..., loyalty=LoyaltyProgram(...))")
+        return self.earning
+
     def _idempotent(self, key: str, request: dict[str, Any], customer_id: str,
-                    effect: Callable[[UnitOfWork, str, datetime], PointsTransaction]
-                    ) -> PointsTransaction:
+                    effect: Effect) -> PointsTransaction:
         """Run ``effect`` once per ``key``; a replay returns the first result."""
         claim = check.required_text("key", key, 128)
-        # The request as the caller named it: a retry repeats the same arguments, even when
-        # the customer id has since been merged away.
-        digest = rules.fingerprint(request)
 
         def work(uow: UnitOfWork) -> PointsTransaction:
             # Lock first: on MySQL/MariaDB (REPEATABLE READ) the first plain read fixes the
             # snapshot, so reading before the lock would see lots as they were before the
             # lock holder's commit.
             customer = resolve_customer(uow, customer_id, for_update=True).id
-            replay = self._replay(uow, claim, digest)
-            if replay is not None:
-                return replay
-            now = self._crm.clock.now()
-            tx = effect(uow, customer, now)
-            uow.idempotency.claim(SCOPE, claim, digest, tx.id, now)
-            self._crm.notify_after_commit(uow, "ecrm_points_changed", transaction=tx)
-            return tx
+            # The request as the caller named it: a retry repeats the same arguments, even
+            # when the customer id has since been merged away.
+            return self._ledger.once(uow, claim, request, customer, effect)
 
         try:
             return self._crm.transact(work, replay_on_duplicate=True)
         except NotFound:
             raise ValidationError("customer_id", f"no customer {customer_id!r}") from None
-
-    def _replay(self, uow: UnitOfWork, key: str, digest: str) -> PointsTransaction | None:
-        claimed = uow.idempotency.get(SCOPE, key)
-        if claimed is None:
-            return None
-        fingerprint, result_id = claimed
-        if fingerprint != digest:
-            raise ConflictError(f"idempotency key {key!r} was used for another request")
-        stored = uow.loyalty.get_transaction(result_id)
-        assert stored is not None
-        return stored
-
-    def _store(self, uow: UnitOfWork, tx: PointsTransaction, *, new_lot: PointLot | None = None,
-               lots: dict[str, PointLot] | None = None) -> PointsTransaction:
-        uow.loyalty.add_transaction(tx)
-        if new_lot is not None:
-            uow.loyalty.add_lot(new_lot)
-        uow.loyalty.update_lots(rules.apply_uses(lots or {}, tx.lot_uses))
-        return tx
 
     def _expire(self, uow: UnitOfWork, customer_id: str, now: datetime
                 ) -> PointsTransaction | None:
@@ -237,8 +276,7 @@ class LoyaltyService:
         lots = uow.loyalty.lots(customer)
         tx = rules.expire(new_id(), customer, lots, now)
         if tx is not None:
-            self._store(uow, tx, lots={lot.id: lot for lot in lots})
-            self._crm.notify_after_commit(uow, "ecrm_points_changed", transaction=tx)
+            self._ledger.store(uow, tx, lots={lot.id: lot for lot in lots})
         return tx
 
 

@@ -7,11 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
 from ecrm.domain import orders as rules
+from ecrm.domain.customers import Customer
 from ecrm.domain.money import check_currency, to_decimal
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, Refund
 from ecrm.domain.validation import aware, required_text
@@ -34,20 +33,26 @@ class OrderService:
 
         Recording the same order id again with the same content returns the stored order
         and writes nothing; with other content it raises :class:`ecrm.ConflictError`.
-        An id of a customer merged away records the order on the survivor.
+        An id of a customer merged away records the order on the survivor. With a loyalty
+        programme the order earns its points in the same transaction.
 
         :raises ValidationError: a malformed field, or no such ``customer_id``.
         """
         candidate = self.build(order_id=order_id, customer_id=customer_id, placed_at=placed_at,
                                lines=lines, channel=channel, currency=currency)
+        earning = self._crm.loyalty.earning
 
         def work(uow: UnitOfWork) -> Order:
-            order = self.attach_to_customer(uow, candidate)
+            # Earning points locks the customer, first (see LoyaltyService).
+            customer = self.customer_of(uow, candidate, for_update=earning is not None)
+            order = rules.with_customer(candidate, customer.id)
             stored = uow.orders.get(order.order_id)
             if stored is not None:
                 return self._replay(stored, order)
             self._crm.validate("ecrm_validate_order", order=order)
             uow.orders.add(order)
+            if earning is not None:
+                earning.earn_for_order(uow, order, customer)
             self._crm.notify_after_commit(uow, "ecrm_order_recorded", order=order)
             return order
 
@@ -111,6 +116,7 @@ class OrderService:
             cancelled = rules.cancel(order, at)
             if cancelled is not order:
                 uow.orders.replace_state(cancelled)
+                self._claw_back(uow, cancelled)
                 self._crm.notify_after_commit(uow, "ecrm_order_cancelled", order=cancelled)
             return cancelled
 
@@ -137,6 +143,7 @@ class OrderService:
             refunded = rules.apply_refund(order, refund)
             uow.orders.add_refund(refund)
             uow.orders.replace_state(refunded)
+            self._claw_back(uow, refunded)
             self._crm.notify_after_commit(uow, "ecrm_order_refunded", order=refunded,
                                           refund=refund)
             return refund
@@ -164,15 +171,13 @@ class OrderService:
 
     # -- helpers ---------------------------------------------------------------------
 
-    def attach_to_customer(self, uow: UnitOfWork, order: Order) -> Order:
-        """The order pointing at its (surviving) customer; ValidationError if none."""
+    def customer_of(self, uow: UnitOfWork, order: Order, *, for_update: bool = False
+                    ) -> Customer:
+        """The order's (surviving) customer; ValidationError if none."""
         try:
-            customer = resolve_customer(uow, order.customer_id)
+            return resolve_customer(uow, order.customer_id, for_update=for_update)
         except NotFound:
             raise ValidationError("customer_id", f"no customer {order.customer_id!r}") from None
-        if customer.id == order.customer_id:
-            return order
-        return attrs.evolve(order, customer_id=customer.id)
 
     def _replay(self, stored: Order, candidate: Order) -> Order:
         if rules.same_content(stored, candidate):
@@ -180,10 +185,18 @@ class OrderService:
         raise ConflictError(f"order {stored.order_id!r} was already recorded with other content")
 
     def _locked(self, uow: UnitOfWork, order_id: str) -> Order:
+        """The order, locked; its customer locked too when points may be clawed back.
+        Both are locking reads, made before any plain read (see LoyaltyService)."""
         order = uow.orders.get(order_id, for_update=True)
         if order is None:
             raise NotFound("order", order_id)
+        if self._crm.loyalty.earning is not None:
+            resolve_customer(uow, order.customer_id, for_update=True)
         return order
+
+    def _claw_back(self, uow: UnitOfWork, order: Order) -> None:
+        if self._crm.loyalty.earning is not None:
+            self._crm.loyalty.earning.claw_back(uow, order)
 
 
 def _refund_replay(stored: Refund, order_id: str, amount: object, reason: object) -> Refund:

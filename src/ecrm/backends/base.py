@@ -106,6 +106,9 @@ class OrderRepository(Protocol):
     def for_customer(self, customer_id: str) -> list[Order]:
         """The customer's orders, oldest first (ties broken by order id)."""
 
+    def count_for_customer(self, customer_id: str) -> int:
+        """How many of the customer's orders are not cancelled."""
+
     def replace_state(self, order: Order) -> None:
         """Store the order's status, refunded amount and cancellation time."""
 
@@ -163,6 +166,9 @@ class LoyaltyRepository(Protocol):
 
     def is_reversed(self, transaction_id: str) -> bool:
         """True when a reversal of the transaction exists."""
+
+    def debt(self, customer_id: str) -> int:
+        """The customer's points debt: the sum of ``debt`` over their transactions."""
 
     def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
         """Up to ``limit`` customers holding points in lots that expired by ``now``."""

@@ -18,7 +18,7 @@ import attrs
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
-from ecrm.domain.orders import CustomerOrderSummary, Order, Refund, summarize
+from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
 from ecrm.errors import DuplicateKey
 
 Row = TypeVar("Row", Customer, Account)
@@ -302,6 +302,10 @@ class MemoryOrderRepository:
         found = [o for o in self._orders.rows.values() if o.customer_id == customer_id]
         return sorted(found, key=lambda o: (o.placed_at, o.order_id))
 
+    def count_for_customer(self, customer_id: str) -> int:
+        return sum(1 for o in self._orders.rows.values()
+                   if o.customer_id == customer_id and o.status is not OrderStatus.CANCELLED)
+
     def replace_state(self, order: Order) -> None:
         self._orders.update(order.order_id, order)
 
@@ -375,6 +379,10 @@ class MemoryLoyaltyRepository:
 
     def is_reversed(self, transaction_id: str) -> bool:
         return any(t.reverses_id == transaction_id for t in self._transactions.rows.values())
+
+    def debt(self, customer_id: str) -> int:
+        return sum(t.debt for t in self._transactions.rows.values()
+                   if t.customer_id == customer_id)
 
     def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
         due = {lot.customer_id for lot in self._lots.rows.values()

@@ -37,6 +37,17 @@ class TransactionKind(str, enum.Enum):
     EXPIRE = "expire"
     ADJUST = "adjust"
     REVERSE = "reverse"
+    CLAWBACK = "clawback"
+
+
+class ClawbackPolicy(str, enum.Enum):
+    """What a refund does when the points it takes back were already spent."""
+
+    #: Take back everything; what the lots cannot cover becomes a points debt that later
+    #: earnings repay first.
+    ALLOW_NEGATIVE = "allow_negative"
+    #: Take back what the lots hold; forgive the rest and record it as written off.
+    CAP_AT_ZERO = "cap_at_zero"
 
 
 @attrs.frozen
@@ -81,7 +92,11 @@ class LotUse:
 @attrs.frozen
 class PointsTransaction:
     """One change of a customer's points. ``points`` is the effect on the customer's
-    balance (positive: more points). ``entries`` balance to zero."""
+    balance (positive: more points). ``entries`` balance to zero.
+
+    ``debt`` is the change of the customer's points debt (positive: a clawback took back
+    points already spent; negative: an earning repaid debt). ``written_off`` is what a
+    clawback could not take back and forgave."""
 
     id: str
     customer_id: str
@@ -97,18 +112,22 @@ class PointsTransaction:
     reason: str | None = None
     reference: str | None = None
     reverses_id: str | None = None
+    debt: int = 0
+    written_off: int = 0
 
 
 @attrs.frozen
 class PointsBalance:
-    """A customer's points at ``as_of``: ``total`` held, of which ``spendable`` now and
-    ``pending`` not yet (e.g. inside an order's return window)."""
+    """A customer's points at ``as_of``: ``total`` is what the lots hold less ``debt``
+    (negative while a debt exceeds them); ``spendable`` now and ``pending`` not yet (e.g.
+    inside an order's return window)."""
 
     customer_id: str
     total: int
     spendable: int
     pending: int
     as_of: datetime
+    debt: int = 0
 
 
 @attrs.frozen
@@ -134,25 +153,31 @@ def positive_points(field: str, value: object) -> int:
 
 def credit(tx_id: str, lot_id: str, customer_id: str, kind: TransactionKind, points: int,
            now: datetime, *, available_at: datetime, expires_at: datetime | None,
-           reason: str | None, reference: str | None) -> tuple[PointsTransaction, PointLot]:
-    """Give ``points`` in a new lot (earn, or a positive adjustment)."""
+           reason: str | None, reference: str | None, debt: int = 0
+           ) -> tuple[PointsTransaction, PointLot | None]:
+    """Give ``points`` (earn, or a positive adjustment): they repay the customer's ``debt``
+    first, and the rest forms a new lot (None when nothing is left for one)."""
     if expires_at is not None and expires_at <= max(available_at, now):
         raise ValidationError("expires_at", "must be after now and after the points become "
                                             "spendable")
-    lot = PointLot(lot_id, customer_id, tx_id, points, points, now, available_at, expires_at)
+    repaid = min(points, debt)
+    kept = points - repaid
+    lot = (PointLot(lot_id, customer_id, tx_id, kept, kept, now, available_at, expires_at)
+           if kept else None)
     tx = PointsTransaction(
         id=tx_id, customer_id=customer_id, kind=kind, points=points, occurred_at=now,
         entries=(LedgerEntry(CUSTOMER, points), LedgerEntry(ISSUED, -points)),
-        lot_uses=(LotUse(lot_id, -points),), reason=reason, reference=reference)
+        lot_uses=(LotUse(lot_id, -kept),) if lot else (), reason=reason, reference=reference,
+        debt=-repaid)
     return tx, lot
 
 
 def debit(tx_id: str, customer_id: str, kind: TransactionKind, points: int, lots: Sequence[
-          PointLot], now: datetime, *, reason: str | None, reference: str | None
-          ) -> PointsTransaction:
+          PointLot], now: datetime, *, reason: str | None, reference: str | None,
+          debt: int = 0) -> PointsTransaction:
     """Take ``points`` from the spendable lots, soonest-expiring first (lots that never
     expire last). ``kind`` REDEEM pays into the redeemed account; ADJUST un-issues."""
-    uses = spend_order(lots, points, now)
+    uses = spend_order(lots, points, now, debt)
     sink = REDEEMED if kind is TransactionKind.REDEEM else ISSUED
     return PointsTransaction(
         id=tx_id, customer_id=customer_id, kind=kind, points=-points, occurred_at=now,
@@ -160,11 +185,13 @@ def debit(tx_id: str, customer_id: str, kind: TransactionKind, points: int, lots
         lot_uses=uses, reason=reason, reference=reference)
 
 
-def spend_order(lots: Sequence[PointLot], points: int, now: datetime) -> tuple[LotUse, ...]:
-    """Which lots pay for ``points``; ValidationError when the spendable balance is short."""
+def spend_order(lots: Sequence[PointLot], points: int, now: datetime, debt: int = 0
+                ) -> tuple[LotUse, ...]:
+    """Which lots pay for ``points``; ValidationError when the spendable balance (less any
+    debt) is short."""
     usable = sorted((lot for lot in lots if lot.remaining > 0 and lot.spendable(now)),
                     key=spend_priority)
-    available = sum(lot.remaining for lot in usable)
+    available = max(0, sum(lot.remaining for lot in usable) - debt)
     if points > available:
         raise ValidationError("points", f"{points} exceeds the {available} spendable points")
     uses, left = [], points
@@ -197,7 +224,8 @@ def reverse(tx_id: str, original: PointsTransaction, lots: Mapping[str, PointLot
 
     Points of an earn that were already spent cannot be taken back here.
     """
-    if original.kind in (TransactionKind.EXPIRE, TransactionKind.REVERSE):
+    if original.kind in (TransactionKind.EXPIRE, TransactionKind.REVERSE,
+                         TransactionKind.CLAWBACK):
         raise ConflictError(f"{original.kind.value} transactions cannot be reversed")
     for use in original.lot_uses:
         if use.points < 0 and lots[use.lot_id].remaining < -use.points:
@@ -208,7 +236,7 @@ def reverse(tx_id: str, original: PointsTransaction, lots: Mapping[str, PointLot
         points=-original.points, occurred_at=now,
         entries=tuple(LedgerEntry(e.account, -e.points) for e in original.entries),
         lot_uses=tuple(LotUse(u.lot_id, -u.points) for u in original.lot_uses),
-        reason=reason, reference=original.id, reverses_id=original.id)
+        reason=reason, reference=original.id, reverses_id=original.id, debt=-original.debt)
 
 
 def apply_uses(lots: Mapping[str, PointLot], uses: Iterable[LotUse]) -> list[PointLot]:
@@ -225,15 +253,42 @@ def apply_uses(lots: Mapping[str, PointLot], uses: Iterable[LotUse]) -> list[Poi
     return changed
 
 
-def balance(customer_id: str, lots: Iterable[PointLot], now: datetime) -> PointsBalance:
-    """Total, spendable and pending points of the lots held. ``total`` equals the sum of
-    the customer's ledger entries, so it still counts lots past their expiry until
-    ``expire_due`` runs; ``spendable`` never does."""
+def balance(customer_id: str, lots: Iterable[PointLot], now: datetime, debt: int = 0
+            ) -> PointsBalance:
+    """Total, spendable and pending points of the lots held, less ``debt``. ``total``
+    equals the sum of the customer's ledger entries, so it still counts lots past their
+    expiry until ``expire_due`` runs; ``spendable`` never does."""
     held = [lot for lot in lots if lot.remaining > 0]
-    spendable = sum(lot.remaining for lot in held if lot.spendable(now))
+    spendable = max(0, sum(lot.remaining for lot in held if lot.spendable(now)) - debt)
     pending = sum(lot.remaining for lot in held if lot.available_at > now)
-    return PointsBalance(customer_id, sum(lot.remaining for lot in held), spendable, pending,
-                         now)
+    return PointsBalance(customer_id, sum(lot.remaining for lot in held) - debt, spendable,
+                         pending, now, debt)
+
+
+def clawback(tx_id: str, customer_id: str, points: int, lots: Sequence[PointLot],
+             now: datetime, *, policy: ClawbackPolicy, first_lot_id: str | None,
+             reference: str, reason: str) -> PointsTransaction:
+    """Take back ``points`` an order earned: from the order's own lot first
+    (``first_lot_id``), then from the customer's other lots, pending ones included, in
+    spending order. What the lots cannot cover becomes debt or is written off, by
+    ``policy``."""
+    held = sorted((lot for lot in lots if lot.remaining > 0),
+                  key=lambda lot: (lot.id != first_lot_id, spend_priority(lot)))
+    uses, left = [], points
+    for lot in held:
+        if not left:
+            break
+        take = min(left, lot.remaining)
+        uses.append(LotUse(lot.id, take))
+        left -= take
+    owed = left if policy is ClawbackPolicy.ALLOW_NEGATIVE else 0
+    taken = points - left + owed
+    return PointsTransaction(
+        id=tx_id, customer_id=customer_id, kind=TransactionKind.CLAWBACK, points=-taken,
+        occurred_at=now,
+        entries=(LedgerEntry(CUSTOMER, -taken), LedgerEntry(ISSUED, taken)) if taken else (),
+        lot_uses=tuple(uses), reason=reason, reference=reference, debt=owed,
+        written_off=left - owed)
 
 
 def ledger_totals(sums: Mapping[str, int]) -> LedgerTotals:

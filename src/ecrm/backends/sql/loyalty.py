@@ -55,10 +55,12 @@ class SQLLoyaltyRepository(_TenantScoped):
             "tenant_id": t, "id": transaction.id, "customer_id": transaction.customer_id,
             "kind": transaction.kind.value, "points": transaction.points,
             "occurred_at": transaction.occurred_at, "reason": transaction.reason,
-            "reference": transaction.reference, "reverses_id": transaction.reverses_id})
-        self._conn.execute(insert(_entries), [
-            {"tenant_id": t, "transaction_id": transaction.id, "account": e.account,
-             "points": e.points} for e in transaction.entries])
+            "reference": transaction.reference, "reverses_id": transaction.reverses_id,
+            "debt": transaction.debt, "written_off": transaction.written_off})
+        if transaction.entries:
+            self._conn.execute(insert(_entries), [
+                {"tenant_id": t, "transaction_id": transaction.id, "account": e.account,
+                 "points": e.points} for e in transaction.entries])
         if transaction.lot_uses:
             self._conn.execute(insert(_uses), [
                 {"tenant_id": t, "transaction_id": transaction.id, "lot_id": u.lot_id,
@@ -98,6 +100,11 @@ class SQLLoyaltyRepository(_TenantScoped):
     def is_reversed(self, transaction_id: str) -> bool:
         query = select(_tx.c.id).where(self._mine(_tx), _tx.c.reverses_id == transaction_id)
         return self._conn.execute(query.limit(1)).first() is not None
+
+    def debt(self, customer_id: str) -> int:
+        query = select(func.coalesce(func.sum(_tx.c.debt), 0)).where(
+            self._mine(_tx), _tx.c.customer_id == customer_id, _tx.c.debt != 0)
+        return int(self._conn.execute(query).scalar_one())
 
     def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
         query = (select(_lots.c.customer_id).distinct()
@@ -153,4 +160,5 @@ def _transaction_from_rows(row: Mapping[str, Any], entries: Iterable[Mapping[str
         points=row["points"], occurred_at=row["occurred_at"],
         entries=tuple(LedgerEntry(e["account"], e["points"]) for e in entries),
         lot_uses=tuple(LotUse(u["lot_id"], u["points"]) for u in uses),
-        reason=row["reason"], reference=row["reference"], reverses_id=row["reverses_id"])
+        reason=row["reason"], reference=row["reference"], reverses_id=row["reverses_id"],
+        debt=row["debt"], written_off=row["written_off"])

@@ -149,7 +149,11 @@ class SQLOrderRepository(_TenantScoped):
         row = self._conn.execute(query).mappings().first()
         if row is None:
             return None
-        return rows.order_from_rows(row, self._lines_where(self._l.c.order_id == order_id))
+        # Locking the lines too keeps every read of a for_update get a locking read: on
+        # MySQL/MariaDB the first plain read fixes the transaction's snapshot, and callers
+        # lock more rows (the customer) before they may read.
+        lines = self._lines_where(self._l.c.order_id == order_id, for_update=for_update)
+        return rows.order_from_rows(row, lines)
 
     def get_many(self, order_ids: Collection[str]) -> dict[str, Order]:
         found: dict[str, Order] = {}
@@ -160,6 +164,12 @@ class SQLOrderRepository(_TenantScoped):
     def for_customer(self, customer_id: str) -> list[Order]:
         orders = self._orders_where(self._o.c.customer_id == customer_id)
         return sorted(orders.values(), key=lambda o: (o.placed_at, o.order_id))
+
+    def count_for_customer(self, customer_id: str) -> int:
+        query = select(func.count()).select_from(self._o).where(
+            self._mine(self._o), self._o.c.customer_id == customer_id,
+            self._o.c.status != OrderStatus.CANCELLED.value)
+        return int(self._conn.execute(query).scalar_one())
 
     def replace_state(self, order: Order) -> None:
         params = rows.order_params(self._tenant, order)
@@ -229,9 +239,12 @@ class SQLOrderRepository(_TenantScoped):
         grouped = {oid: list(group) for oid, group in groupby(line_rows, lambda r: r["order_id"])}
         return {oid: rows.order_from_rows(r, grouped.get(oid, ())) for oid, r in by_id.items()}
 
-    def _lines_where(self, condition: ColumnElement[bool]) -> Sequence[Mapping[str, Any]]:
+    def _lines_where(self, condition: ColumnElement[bool], *, for_update: bool = False
+                     ) -> Sequence[Mapping[str, Any]]:
         query = (select(self._l).where(self._mine(self._l), condition)
                  .order_by(self._l.c.order_id, self._l.c.line_no))
+        if for_update:
+            query = query.with_for_update()
         return list(self._conn.execute(query).mappings())
 
     def _refunds_where(self, condition: ColumnElement[bool]) -> list[Refund]:

@@ -178,6 +178,8 @@ point_transactions = Table(
     Column("reason", String(500)),
     Column("reference", String(128)),
     Column("reverses_id", Key(36)),
+    Column("debt", BigInteger, nullable=False, server_default="0"),
+    Column("written_off", BigInteger, nullable=False, server_default="0"),
     Index(None, "tenant_id", "customer_id", "occurred_at"),
     Index(None, "tenant_id", "reverses_id"),
     **MYSQL_OPTIONS,

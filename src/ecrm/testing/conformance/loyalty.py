@@ -14,16 +14,22 @@ from ecrm.testing.conformance.concurrency import run_together
 
 
 def assert_ledger_consistent(crm: CRM, *customer_ids: str) -> None:
-    """issued = outstanding + redeemed + expired; each balance = its entries = its lots."""
+    """issued = outstanding + redeemed + expired; each balance = its entries = its lots
+    less its debt; no lot below zero; a debt only where a clawback recorded it."""
     totals = crm.loyalty.totals()
     assert totals.issued == totals.outstanding + totals.redeemed + totals.expired
     held = 0
     for customer_id in customer_ids:
         balance = crm.loyalty.balance(customer_id)
-        entries = sum(t.points for t in crm.loyalty.history(customer_id))
+        history = crm.loyalty.history(customer_id)
+        entries = sum(t.points for t in history)
         lots = crm.loyalty.lots(customer_id)
-        assert balance.total == entries == sum(lot.remaining for lot in lots)
+        debt = sum(t.debt for t in history)
+        assert balance.total == entries == sum(lot.remaining for lot in lots) - debt
+        assert balance.debt == debt >= 0
         assert all(0 < lot.remaining <= lot.amount for lot in lots)
+        if balance.total < 0:
+            assert any(t.kind is TransactionKind.CLAWBACK and t.debt > 0 for t in history)
         held += balance.total
     assert held == totals.outstanding
 

@@ -1,0 +1,102 @@
+"""A shop's points programme: the configuration the automatic earnings follow."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import attrs
+
+from ecrm.domain.earning import BaseRate, EarnRule, Rounding
+from ecrm.domain.loyalty import ClawbackPolicy, positive_points
+from ecrm.errors import ValidationError
+
+
+def _rates(value: Iterable[BaseRate]) -> tuple[BaseRate, ...]:
+    rates = tuple(value)
+    if not all(isinstance(rate, BaseRate) for rate in rates):
+        raise ValidationError("rates", "pass BaseRate objects")
+    if len({rate.currency for rate in rates}) != len(rates):
+        raise ValidationError("rates", "one base rate per currency")
+    return rates
+
+
+def _rules(value: Iterable[EarnRule]) -> tuple[EarnRule, ...]:
+    rules = tuple(value)
+    for rule in rules:
+        if not isinstance(rule, EarnRule):
+            raise ValidationError("rules", f"{rule!r} has no evaluate(context) method")
+    return rules
+
+
+def _duration(field: str) -> object:
+    def convert(value: object) -> timedelta | None:
+        if value is None and field == "points_valid_for":
+            return None
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise ValidationError(field, f"must be a timedelta >= 0, got {value!r}")
+        if field == "points_valid_for" and not value:
+            raise ValidationError(field, "must be longer than zero (None: never expire)")
+        return value
+
+    return convert
+
+
+def _zone(value: object) -> tzinfo:
+    if isinstance(value, tzinfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("timezone", f"unknown time zone {value!r}") from None
+
+
+def _choice(kind: type[enum.Enum], field: str) -> object:
+    def convert(value: object) -> enum.Enum:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(repr(member.value) for member in kind)
+            raise ValidationError(field, f"{value!r} is not one of {allowed}") from None
+
+    return convert
+
+
+def _bonus(field: str) -> object:
+    def convert(value: object) -> int:
+        return 0 if value == 0 else positive_points(field, value)
+
+    return convert
+
+
+@attrs.frozen
+class LoyaltyProgram:
+    """How orders and other events earn points. Pass it as ``CRM(..., loyalty=...)``.
+
+    :param rates: base rates, one per currency (default: 1 point per 100 JPY).
+    :param rules: multipliers and bonuses (see :mod:`ecrm.domain.earning`); plugins add
+        more through the ``ecrm_earn_rules`` hook.
+    :param rounding: how base points times multipliers become whole.
+    :param return_window: an order's points stay pending this long after it was placed.
+    :param points_valid_for: earned points expire this long after they become spendable
+        (None: never).
+    :param clawback: what a refund does when the order's points were already spent.
+    :param signup_bonus: points for a new customer (``crm.customers.create``).
+    :param review_bonus: points for a review (``crm.loyalty.award_review``).
+    :param timezone: the shop's time zone, for birthday months and calendar periods.
+    """
+
+    rates: tuple[BaseRate, ...] = attrs.field(default=(BaseRate(),), converter=_rates)
+    rules: tuple[EarnRule, ...] = attrs.field(default=(), converter=_rules)
+    rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_choice(Rounding, "rounding"))
+    return_window: timedelta = attrs.field(default=timedelta(0),
+                                           converter=_duration("return_window"))
+    points_valid_for: timedelta | None = attrs.field(default=None,
+                                                     converter=_duration("points_valid_for"))
+    clawback: ClawbackPolicy = attrs.field(default=ClawbackPolicy.CAP_AT_ZERO,
+                                           converter=_choice(ClawbackPolicy, "clawback"))
+    signup_bonus: int = attrs.field(default=0, converter=_bonus("signup_bonus"))
+    review_bonus: int = attrs.field(default=0, converter=_bonus("review_bonus"))
+    timezone: tzinfo = attrs.field(default=timezone.utc, converter=_zone)
