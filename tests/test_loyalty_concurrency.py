@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import multiprocessing
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
-from ecrm import CRM, ValidationError
+from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine, TransactionKind, ValidationError
 from ecrm.backends.sql import SQLBackend, make_engine
 from ecrm.testing.conformance.concurrency import run_together
+from ecrm.testing.conformance.loyalty import assert_ledger_consistent
 from tests.servers import server_engine
+
+WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
 
 
 @pytest.fixture(params=["postgres", "mysql"])
@@ -73,3 +77,34 @@ def test_sqlite_processes_share_one_balance(tmp_path: Path) -> None:
     assert sum(wins) == 25
     assert crm.loyalty.balance(member.id).total == 0
     crm.close()
+
+
+@pytest.mark.parametrize("policy", list(ClawbackPolicy))
+def test_refunds_racing_redemptions_take_each_order_back_once(wide_backend: SQLBackend,
+                                                              policy: ClawbackPolicy) -> None:
+    crm = CRM(wide_backend, tenant=f"claw-{uuid.uuid4().hex[:8]}",
+              loyalty=LoyaltyProgram(clawback=policy))
+    member = crm.customers.create(name="member")
+    for n in range(20):
+        crm.orders.record(order_id=f"O{n}", customer_id=member.id, placed_at=WHEN,
+                          lines=[OrderLine("SKU", 1, 10000)], channel="web")
+
+    def refund_or_redeem(i: int) -> object:
+        if i % 2:
+            return crm.loyalty.redeem(member.id, 100, key=f"r{i}")
+        return crm.orders.refund(f"O{i // 2}", refund_id=f"R{i}")
+
+    results = run_together(refund_or_redeem, workers=40)
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert all(isinstance(f, ValidationError) for f in failures), failures[:3]
+    redeemed = sum(1 for i, r in enumerate(results) if i % 2 and not isinstance(r, Exception))
+    history = crm.loyalty.history(member.id)
+    clawbacks = [t for t in history if t.kind is TransactionKind.CLAWBACK]
+    assert sorted(t.reference for t in clawbacks) == sorted(f"O{n}" for n in range(20))
+    assert sum(-t.points + t.written_off for t in clawbacks) == 2000
+    assert_ledger_consistent(crm, member.id)
+    balance = crm.loyalty.balance(member.id)
+    if policy is ClawbackPolicy.ALLOW_NEGATIVE:
+        assert (balance.total, balance.debt) == (-100 * redeemed, 100 * redeemed)
+    else:
+        assert balance.total == 0 and balance.debt == 0
