@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine
+from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine, Tier, TierPolicy
 from ecrm.importing import read_orders_csv
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -62,8 +62,9 @@ def exercise_everything(crm: CRM) -> None:
 
 def exercise_programme(crm: CRM) -> None:
     """The automatic earnings of a loyalty programme: sign-up, order, review, clawbacks."""
+    tiers = TierPolicy([Tier("silver", 1000), Tier("gold", 100000)])
     shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock, loyalty=LoyaltyProgram(
-        signup_bonus=10, review_bonus=5, clawback=ClawbackPolicy.ALLOW_NEGATIVE))
+        signup_bonus=10, review_bonus=5, clawback=ClawbackPolicy.ALLOW_NEGATIVE, tiers=tiers))
     member = shop.customers.create(email="member@example.com")
     shop.orders.record(order_id="P1", customer_id=member.id, placed_at=WHEN,
                        lines=[OrderLine("S", 1, 5000)], channel="web")
@@ -76,3 +77,9 @@ def exercise_programme(crm: CRM) -> None:
     shop.orders.refund("P1", refund_id="R2", amount=2500)
     shop.orders.cancel("P2")
     assert shop.loyalty.balance(member.id).debt > 0
+    other = shop.customers.create(email="other@example.com")
+    shop.tiers.set_floor(other.id, "gold")
+    shop.customers.merge(member.id, other.id)
+    shop.tiers.status(member.id)
+    shop.tiers.history(member.id)
+    shop.tiers.review_due()

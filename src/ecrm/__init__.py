@@ -24,6 +24,7 @@ from ecrm.domain.earning import (
     NthPurchaseBonus,
     ProductBonus,
     Rounding,
+    TierMultiplier,
 )
 from ecrm.domain.loyalty import (
     ClawbackPolicy,
@@ -35,6 +36,7 @@ from ecrm.domain.loyalty import (
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
 from ecrm.domain.program import LoyaltyProgram
+from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
 from ecrm.errors import (
     BackendError,
     ConflictError,
@@ -69,6 +71,11 @@ __all__ = [
     "PointsTransaction",
     "ProductBonus",
     "Rounding",
+    "Tier",
+    "TierChange",
+    "TierMultiplier",
+    "TierPolicy",
+    "TierStatus",
     "TransactionKind",
     "CRM",
     "Account",

@@ -47,6 +47,7 @@ class CRM:
         from ecrm.customers import CustomerService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
+        from ecrm.tiers import TierService
 
         self.backend = backend
         self.tenant = validation.tenant(tenant)
@@ -57,6 +58,7 @@ class CRM:
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
         self.loyalty = LoyaltyService(self, loyalty)
+        self.tiers = TierService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

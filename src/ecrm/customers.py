@@ -135,6 +135,7 @@ class CustomerService:
             merged = rules.merge_into(survivor, duplicate, now)
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
             uow.reassign_customer(duplicate.id, survivor.id)
+            self._crm.tiers.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)
             uow.customers.replace(merged)
             self._crm.notify_after_commit(uow, "ecrm_customers_merged", survivor=merged,

@@ -44,7 +44,8 @@ class ProgramEarning:
         """What ``order`` earns now, with the rules that applied."""
         context = EarnContext(order=order, customer=customer,
                               order_number=uow.orders.count_for_customer(customer.id),
-                              timezone=self.program.timezone)
+                              timezone=self.program.timezone,
+                              tier=self._crm.tiers.tier_of(uow, customer.id))
         return rules.quote(context, self.program.rates, self._rules(), self.program.rounding)
 
     def earn_for_order(self, uow: UnitOfWork, order: Order, customer: Customer
@@ -55,14 +56,15 @@ class ProgramEarning:
         if claimed is not None:
             return uow.loyalty.get_transaction(claimed[1])
         points = self.quote(uow, order, customer).points
-        if points <= 0:
-            return None
-        now = self._crm.clock.now()
-        available_at = max(now, order.placed_at + self.program.return_window)
-        tx = self._ledger.credit(uow, customer.id, points, now, available_at=available_at,
-                                 expires_at=self._expiry(available_at), reason="order",
-                                 reference=order.order_id)
-        uow.idempotency.claim(ORDER_SCOPE, order.order_id, "", tx.id, now)
+        tx = None
+        if points > 0:
+            now = self._crm.clock.now()
+            available_at = max(now, order.placed_at + self.program.return_window)
+            tx = self._ledger.credit(uow, customer.id, points, now, available_at=available_at,
+                                     expires_at=self._expiry(available_at), reason="order",
+                                     reference=order.order_id)
+            uow.idempotency.claim(ORDER_SCOPE, order.order_id, "", tx.id, now)
+        self._crm.tiers.upgrade_if_qualified(uow, customer.id)
         return tx
 
     def claw_back(self, uow: UnitOfWork, order: Order) -> PointsTransaction | None:
@@ -116,6 +118,7 @@ class ProgramEarning:
         tx = self._ledger.credit(uow, customer_id, points, now, expires_at=self._expiry(now),
                                  reason=reason, reference=key)
         uow.idempotency.claim(scope, key, "", tx.id, now)
+        self._crm.tiers.upgrade_if_qualified(uow, customer_id)
         return tx
 
     def _expiry(self, available_at: datetime) -> datetime | None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ecrm.domain.earning import EarnRule
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
+    from ecrm.domain.tiers import TierChange
 
 PROJECT = "ecrm"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -143,4 +144,13 @@ def ecrm_order_cancelled(crm: CRM, order: Order) -> None:
     """Fires after an order's cancellation is committed.
 
     :param order: the cancelled order.
+    """
+
+
+@hookspec
+def ecrm_tier_changed(crm: CRM, change: TierChange) -> None:
+    """Fires after a customer's tier change is committed: an upgrade on qualifying, a
+    downgrade at period end, a raise to a manual floor, or a merge.
+
+    :param change: the recorded change (``from_tier``, ``to_tier``, ``reason``).
     """

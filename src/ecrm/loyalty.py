@@ -117,10 +117,12 @@ class LoyaltyService:
                    "expires_at": _aware("expires_at", expires_at)}
 
         def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
-            return self._ledger.credit(uow, customer, amount, now,
-                                       available_at=request["available_at"],
-                                       expires_at=request["expires_at"], reason=reason,
-                                       reference=reference)
+            tx = self._ledger.credit(uow, customer, amount, now,
+                                     available_at=request["available_at"],
+                                     expires_at=request["expires_at"], reason=reason,
+                                     reference=reference)
+            self._crm.tiers.upgrade_if_qualified(uow, customer)
+            return tx
 
         return self._idempotent(key, request, customer_id, effect)
 

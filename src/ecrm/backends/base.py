@@ -16,6 +16,7 @@ from typing import Protocol
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
+from ecrm.domain.tiers import TierChange, TierStatus
 
 #: Customer fields with a unique index per tenant, and ``id`` itself.
 CustomerKey = str  # "id" | "email" | "external_id"
@@ -177,6 +178,29 @@ class LoyaltyRepository(Protocol):
         """The sums of every ledger account."""
 
 
+class TierRepository(Protocol):
+    """Member tiers of the unit of work's tenant: one status per customer, and the log of
+    changes."""
+
+    def status(self, customer_id: str) -> TierStatus | None:
+        """The customer's stored status, or None."""
+
+    def put_status(self, status: TierStatus) -> None:
+        """Insert or overwrite the customer's status."""
+
+    def delete_status(self, customer_id: str) -> None:
+        """Remove the customer's status, if any."""
+
+    def add_change(self, change: TierChange) -> None:
+        """Record a change of tier."""
+
+    def changes(self, customer_id: str) -> list[TierChange]:
+        """The customer's tier changes, oldest first (ties by id)."""
+
+    def due_for_review(self, before: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` customers, by id, whose tier's period ended by ``before``."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -201,6 +225,10 @@ class UnitOfWork(Protocol):
     @property
     def loyalty(self) -> LoyaltyRepository:
         """The points ledger."""
+
+    @property
+    def tiers(self) -> TierRepository:
+        """Member tiers."""
 
     @property
     def idempotency(self) -> IdempotencyRepository:

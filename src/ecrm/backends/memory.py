@@ -19,6 +19,7 @@ from ecrm.backends.base import Capability, CustomerKey
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
+from ecrm.domain.tiers import TierChange, TierStatus
 from ecrm.errors import DuplicateKey
 
 Row = TypeVar("Row", Customer, Account)
@@ -103,10 +104,12 @@ class _TenantData:
         self.idempotency = _Table("idempotency_keys", self.journal)
         self.point_transactions = _Table("point_transactions", self.journal)
         self.point_lots = _Table("point_lots", self.journal)
+        self.tier_status = _Table("tier_status", self.journal)
+        self.tier_changes = _Table("tier_changes", self.journal)
 
     def customer_attached(self) -> list[_Table]:
         """Tables whose rows carry a ``customer_id`` that follows a merge."""
-        return [self.orders, self.point_transactions, self.point_lots]
+        return [self.orders, self.point_transactions, self.point_lots, self.tier_changes]
 
     def undo_since(self, mark: int, callback_mark: int) -> None:
         """Undo every write journaled after ``mark`` and forget later notifications."""
@@ -176,6 +179,7 @@ class MemoryUnitOfWork:
         self.orders = MemoryOrderRepository(data)
         self.loyalty = MemoryLoyaltyRepository(data)
         self.idempotency = MemoryIdempotencyRepository(data)
+        self.tiers = MemoryTierRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
@@ -395,3 +399,36 @@ class MemoryLoyaltyRepository:
             for entry in transaction.entries:
                 sums[entry.account] = sums.get(entry.account, 0) + entry.points
         return ledger_totals(sums)
+
+
+class MemoryTierRepository:
+    """Tier statuses and changes in dicts."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._status = data.tier_status
+        self._changes = data.tier_changes
+
+    def status(self, customer_id: str) -> TierStatus | None:
+        return self._status.rows.get(customer_id)
+
+    def put_status(self, status: TierStatus) -> None:
+        if status.customer_id in self._status.rows:
+            self._status.update(status.customer_id, status)
+        else:
+            self._status.insert(status.customer_id, status)
+
+    def delete_status(self, customer_id: str) -> None:
+        if customer_id in self._status.rows:
+            self._status.delete(customer_id)
+
+    def add_change(self, change: TierChange) -> None:
+        self._changes.insert(change.id, change)
+
+    def changes(self, customer_id: str) -> list[TierChange]:
+        found = [c for c in self._changes.rows.values() if c.customer_id == customer_id]
+        return sorted(found, key=lambda c: (c.changed_at, c.id))
+
+    def due_for_review(self, before: datetime, limit: int) -> list[str]:
+        due = [s.customer_id for s in self._status.rows.values()
+               if s.valid_until is not None and s.valid_until <= before]
+        return sorted(due)[:limit]

@@ -1,7 +1,7 @@
 """Earn rules: how many points an order is worth.
 
 A quote starts from the base rate (points per amount spent), multiplies it by every
-multiplier that applies (campaign, birthday month, ...), rounds once, and adds the
+multiplier that applies (tier, campaign, birthday month, ...), rounds once, and adds the
 fixed bonuses (first purchase, Nth purchase, SKU and category bonuses, ...)::
 
     points = round(base x product of multipliers) + sum of bonuses
@@ -41,14 +41,15 @@ class Rounding(str, enum.Enum):
 
 @attrs.frozen
 class EarnContext:
-    """What rules may look at: the order, its customer, and ``order_number`` (1 for the
-    customer's first order that is not cancelled, counting this one). ``timezone`` is the
-    shop's, for calendar rules."""
+    """What rules may look at: the order, its customer, ``order_number`` (1 for the
+    customer's first order that is not cancelled, counting this one) and the customer's
+    ``tier`` before the order. ``timezone`` is the shop's, for calendar rules."""
 
     order: Order
     customer: Customer
     order_number: int
     timezone: tzinfo
+    tier: str | None = None
 
     @property
     def local_placed_at(self) -> datetime:
@@ -126,6 +127,20 @@ class BaseRate:
         if order.currency != self.currency:
             return Decimal(0)
         return order.total * self.points / self.per
+
+
+@attrs.frozen
+class TierMultiplier:
+    """Multiply by ``factors[tier]`` for customers in that tier."""
+
+    factors: dict[str, Decimal] = attrs.field(
+        converter=lambda m: {str(k): _factor(v) for k, v in dict(m).items()})
+
+    def evaluate(self, context: EarnContext) -> Iterable[Effect]:
+        """The tier's factor, if the customer's tier has one."""
+        if context.tier in self.factors:
+            return [Multiplier(f"tier:{context.tier}", self.factors[context.tier])]
+        return []
 
 
 @attrs.frozen

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from datetime import timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from ecrm.domain import validation as check
 from ecrm.domain.earning import BaseRate, EarnRule, Rounding
 from ecrm.domain.loyalty import ClawbackPolicy, positive_points
+from ecrm.domain.tiers import TierPolicy
 from ecrm.errors import ValidationError
 
 
@@ -53,17 +54,6 @@ def _zone(value: object) -> tzinfo:
         raise ValidationError("timezone", f"unknown time zone {value!r}") from None
 
 
-def _choice(kind: type[enum.Enum], field: str) -> object:
-    def convert(value: object) -> enum.Enum:
-        try:
-            return kind(value)
-        except ValueError:
-            allowed = ", ".join(repr(member.value) for member in kind)
-            raise ValidationError(field, f"{value!r} is not one of {allowed}") from None
-
-    return convert
-
-
 def _bonus(field: str) -> object:
     def convert(value: object) -> int:
         return 0 if value == 0 else positive_points(field, value)
@@ -86,17 +76,25 @@ class LoyaltyProgram:
     :param signup_bonus: points for a new customer (``crm.customers.create``).
     :param review_bonus: points for a review (``crm.loyalty.award_review``).
     :param timezone: the shop's time zone, for birthday months and calendar periods.
+    :param tiers: member tiers and how customers qualify (None: no tiers).
     """
 
     rates: tuple[BaseRate, ...] = attrs.field(default=(BaseRate(),), converter=_rates)
     rules: tuple[EarnRule, ...] = attrs.field(default=(), converter=_rules)
-    rounding: Rounding = attrs.field(default=Rounding.DOWN, converter=_choice(Rounding, "rounding"))
+    rounding: Rounding = attrs.field(default=Rounding.DOWN,
+                                     converter=check.choice(Rounding, "rounding"))
     return_window: timedelta = attrs.field(default=timedelta(0),
                                            converter=_duration("return_window"))
     points_valid_for: timedelta | None = attrs.field(default=None,
                                                      converter=_duration("points_valid_for"))
     clawback: ClawbackPolicy = attrs.field(default=ClawbackPolicy.CAP_AT_ZERO,
-                                           converter=_choice(ClawbackPolicy, "clawback"))
+                                           converter=check.choice(ClawbackPolicy, "clawback"))
     signup_bonus: int = attrs.field(default=0, converter=_bonus("signup_bonus"))
     review_bonus: int = attrs.field(default=0, converter=_bonus("review_bonus"))
     timezone: tzinfo = attrs.field(default=timezone.utc, converter=_zone)
+    tiers: TierPolicy | None = attrs.field(default=None)
+
+    @tiers.validator
+    def _check_tiers(self, attribute: object, value: object) -> None:
+        if value is not None and not isinstance(value, TierPolicy):
+            raise ValidationError("tiers", f"expected a TierPolicy, got {value!r}")

@@ -3,13 +3,16 @@ naming the field, or returns the normalised value."""
 
 from __future__ import annotations
 
+import enum
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from ecrm.errors import ValidationError
+
+E = TypeVar("E", bound=enum.Enum)
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
@@ -147,3 +150,15 @@ def _json_value(field: str, value: Any) -> Any:
         return [_json_value(f"{field}[{i}]", item) for i, item in enumerate(value)]
     raise ValidationError(field, f"{type(value).__name__} is not JSON (use str, number, bool, "
                                  "None, list or mapping)")
+
+
+def choice(kind: type[E], field: str) -> Callable[[object], E]:
+    """A converter to member of ``kind`` (by value) that names ``field`` when it fails."""
+    def convert(value: object) -> E:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(repr(member.value) for member in kind)
+            raise ValidationError(field, f"{value!r} is not one of {allowed}") from None
+
+    return convert

@@ -18,6 +18,7 @@ from ecrm.backends.sql.repositories import (
     SQLCustomerRepository,
     SQLOrderRepository,
 )
+from ecrm.backends.sql.tiers import SQLTierRepository
 
 
 class SQLBackend:
@@ -121,6 +122,7 @@ class SQLUnitOfWork:
         self.orders = SQLOrderRepository(conn, tenant)
         self.loyalty = SQLLoyaltyRepository(conn, tenant)
         self.idempotency = SQLIdempotencyRepository(conn, tenant)
+        self.tiers = SQLTierRepository(conn, tenant)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -222,6 +222,33 @@ point_lot_uses = Table(
     **MYSQL_OPTIONS,
 )
 
+# Not a customer_ref: a merge keeps one status (the higher tier), decided by the service.
+tier_status = Table(
+    "ecrm_tier_status", metadata,
+    tenant_column(),
+    Column("customer_id", Key(36), primary_key=True),
+    Column("tier", String(64)),
+    Column("since", UTCDateTime),
+    Column("valid_until", UTCDateTime),
+    Column("floor", String(64)),
+    Index(None, "tenant_id", "valid_until"),
+    **MYSQL_OPTIONS,
+)
+
+tier_changes = Table(
+    "ecrm_tier_changes", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("from_tier", String(64)),
+    Column("to_tier", String(64)),
+    Column("reason", String(16), nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("qualifying", String(40)),
+    Index(None, "tenant_id", "customer_id", "changed_at"),
+    **MYSQL_OPTIONS,
+)
+
 
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""

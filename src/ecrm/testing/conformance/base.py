@@ -60,6 +60,10 @@ class Recorder:
     def ecrm_points_changed(self, crm: CRM, transaction: Any) -> None:
         self._note("points_changed", transaction=transaction)
 
+    @hookimpl
+    def ecrm_tier_changed(self, crm: CRM, change: Any) -> None:
+        self._note("tier_changed", change=change)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
