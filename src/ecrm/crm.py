@@ -39,6 +39,7 @@ class CRM:
     def __init__(self, backend: Backend, *, tenant: str = "default", clock: Clock | None = None,
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY") -> None:
         from ecrm.accounts import AccountService
+        from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
@@ -52,6 +53,7 @@ class CRM:
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
         self.loyalty = LoyaltyService(self)
+        self.coupons = CouponService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

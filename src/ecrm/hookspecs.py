@@ -26,6 +26,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
+    from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
@@ -123,4 +124,22 @@ def ecrm_order_cancelled(crm: CRM, order: Order) -> None:
     """Fires after an order's cancellation is committed.
 
     :param order: the cancelled order.
+    """
+
+
+@hookspec
+def ecrm_coupon_redeemed(crm: CRM, redemption: CouponRedemption) -> None:
+    """Fires after a coupon redemption commits (not for idempotent replays).
+
+    :param redemption: the stored redemption: coupon code, order, customer (None for a
+        guest), order total and discount.
+    """
+
+
+@hookspec
+def ecrm_coupon_use_restored(crm: CRM, redemption: CouponRedemption) -> None:
+    """Fires after a redemption's use was given back to its coupon and committed (once:
+    restoring it again does not fire it).
+
+    :param redemption: the redemption, with ``restored_at`` set.
     """

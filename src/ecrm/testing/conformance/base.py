@@ -60,6 +60,14 @@ class Recorder:
     def ecrm_points_changed(self, crm: CRM, transaction: Any) -> None:
         self._note("points_changed", transaction=transaction)
 
+    @hookimpl
+    def ecrm_coupon_redeemed(self, crm: CRM, redemption: Any) -> None:
+        self._note("coupon_redeemed", redemption=redemption)
+
+    @hookimpl
+    def ecrm_coupon_use_restored(self, crm: CRM, redemption: Any) -> None:
+        self._note("coupon_use_restored", redemption=redemption)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
