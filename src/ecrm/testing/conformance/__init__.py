@@ -2,6 +2,7 @@
 
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
+from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
@@ -13,7 +14,7 @@ from ecrm.testing.conformance.units import UnitOfWorkContract
 
 class BackendConformanceSuite(
     CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
-    PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
+    PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract, CouponContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
