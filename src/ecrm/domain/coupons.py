@@ -326,12 +326,11 @@ def _check_window(coupon: Coupon, now: datetime) -> None:
 
 def _check_customer(coupon: Coupon, customer_id: str | None, tier: str | None,
                     issued: bool) -> None:
-    needs_customer = (coupon.members_only or coupon.issued_only or coupon.tiers
-                      or coupon.per_customer_limit is not None)
     if customer_id is None:
-        if needs_customer:
-            raise ValidationError("customer_id", f"coupon {coupon.code} is for members: "
-                                                 "name the customer")
+        reason = _why_a_customer_is_needed(coupon)
+        if reason:
+            raise ValidationError("customer_id", f"coupon {coupon.code} {reason}: name the "
+                                                 "customer")
         return
     if coupon.tiers and tier not in coupon.tiers:
         allowed = ", ".join(sorted(coupon.tiers))
@@ -342,14 +341,26 @@ def _check_customer(coupon: Coupon, customer_id: str | None, tier: str | None,
                                              f"customer {customer_id}")
 
 
+def _why_a_customer_is_needed(coupon: Coupon) -> str | None:
+    if coupon.members_only:
+        return "is for members only"
+    if coupon.issued_only:
+        return "is for the customers it was issued to"
+    if coupon.tiers:
+        return "is for some tiers only"
+    if coupon.per_customer_limit is not None:
+        return "is limited per customer"
+    return None
+
+
 def _check_limits(coupon: Coupon, customer_id: str | None, customer_uses: int,
                   discount: Decimal) -> None:
     if coupon.max_uses is not None and coupon.uses >= coupon.max_uses:
         raise ConflictError(f"coupon {coupon.code} was used up ({coupon.max_uses} uses)")
     limit = coupon.per_customer_limit
     if limit is not None and customer_uses >= limit:
-        raise ConflictError(f"customer {customer_id} has used coupon {coupon.code} "
-                            f"{customer_uses} time(s), the most allowed")
+        raise ConflictError(f"customer {customer_id} reached the limit of {limit} use(s) of "
+                            f"coupon {coupon.code}")
     left = coupon.budget_left
     if left is not None and discount > left:
         raise ConflictError(f"coupon {coupon.code} has {left} {coupon.currency} of budget "
