@@ -313,9 +313,10 @@ class CRMModelMachine(RuleBasedStateMachine):
                 per_customer_limit=st.none() | st.integers(1, 2),
                 budget=st.none() | st.integers(1, 6000))
     def create_coupon(self, fixed: bool, amount: int, percent: int, max_discount: int | None,
-                      **limits: int | None) -> None:
-        discount = ({"amount": amount, "max_discount": None, "percent": None} if fixed
-                    else {"amount": None, "percent": percent, "max_discount": max_discount})
+                      **limits: Any) -> None:
+        discount: dict[str, Any] = (
+            {"amount": amount, "max_discount": None, "percent": None} if fixed
+            else {"amount": None, "percent": percent, "max_discount": max_discount})
         self.coupon = ModelCoupon(**discount, **limits)
         self.coupon_touched = True
         terms = {k: v for k, v in {**discount, **limits}.items() if v is not None}
@@ -326,17 +327,17 @@ class CRMModelMachine(RuleBasedStateMachine):
           total=st.integers(1, 8000))
     def redeem_coupon(self, order_id: str, customer: str, guest: bool, total: int) -> None:
         assert self.coupon is not None
-        customer = None if guest else customer
+        named = None if guest else customer
         self.coupon_touched = True
 
         def call() -> Any:
             return self.crm.coupons.redeem(COUPON, order_id=order_id, order_total=total,
-                                           customer_id=customer)
+                                           customer_id=named)
 
-        owner = None if customer is None else self._person(customer)
+        owner = None if named is None else self._person(named)
         who = None if owner is None else owner.id
         stored = self.coupon.redemptions.get(order_id)
-        if customer is not None and owner is None:
+        if named is not None and owner is None:
             self._expect(ValidationError, call)
         elif stored is not None:
             if (stored.customer, stored.total) == (who, total):
