@@ -246,6 +246,7 @@ BAD_TERMS: list[tuple[str, dict[str, Any]]] = [
     ("currency", {"amount": 1, "currency": "yen"}),
     ("min_order", {"amount": 1, "min_order": -1}),
     ("budget", {"amount": 1, "budget": 0}),
+    ("budget", {"amount": 1, "budget": 10**16}),
     ("valid_from", {"amount": 1, "valid_from": datetime(2026, 5, 1)}),
     ("valid_until", {"amount": 1, "valid_until": NOW}),
     ("valid_until", {"amount": 1, "valid_from": NOW + timedelta(days=2),
@@ -290,3 +291,6 @@ def test_order_amounts_keep_the_currency_precision(currency: str, total: int) ->
     finer = amount + Decimal(1).scaleb(-CURRENCY_EXPONENTS[currency] - 1)
     with pytest.raises(ValidationError, match="decimal places"):
         rules.order_amount("order_total", finer, currency)
+    with pytest.raises(ValidationError, match="too large"):
+        rules.order_amount("order_total", from_minor(rules.MAX_MINOR + total, currency),
+                           currency)

@@ -29,6 +29,9 @@ _PREFIX = re.compile(r"^[A-Z0-9_-]{0,58}$")
 MAX_CODE_LENGTH = 64
 MIN_RANDOM_LENGTH, MAX_RANDOM_LENGTH = 6, 32
 MAX_USES = 10**9
+#: The largest amount in minor units: money columns are 64-bit, and a coupon's
+#: ``discount_given`` must still fit after many redemptions.
+MAX_MINOR = 10**15
 #: Percentages have at most two decimals (a basis point): 12.5 and 33.33 are fine.
 PERCENT_PLACES = 2
 
@@ -220,10 +223,7 @@ def _money(field: str, value: object, currency: str, *, zero_ok: bool = False
     if amount < 0 or (amount == 0 and not zero_ok):
         raise ValidationError(field, f"must be {'zero or more' if zero_ok else 'positive'}, "
                                      f"got {amount}")
-    minor = money.to_minor(field, amount, currency)
-    if minor >= 2**63:
-        raise ValidationError(field, "is too large")
-    return money.from_minor(minor, currency)
+    return money.from_minor(_storable_minor(field, amount, currency), currency)
 
 
 def _window(valid_from: object, valid_until: object, now: datetime) -> dict[str, Any]:
@@ -266,7 +266,15 @@ def order_amount(field: str, value: object, currency: str) -> Decimal:
     amount = money.to_decimal(field, value)
     if amount <= 0:
         raise ValidationError(field, f"must be positive, got {amount}")
-    return money.from_minor(money.to_minor(field, amount, currency), currency)
+    return money.from_minor(_storable_minor(field, amount, currency), currency)
+
+
+def _storable_minor(field: str, amount: Decimal, currency: str) -> int:
+    """``amount`` in minor units, refused when a 64-bit column cannot hold it."""
+    minor = money.to_minor(field, amount, currency)
+    if minor > MAX_MINOR:
+        raise ValidationError(field, "is too large")
+    return minor
 
 
 def compute_discount(coupon: Coupon, order_total: Decimal) -> Decimal:
