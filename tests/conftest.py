@@ -49,3 +49,12 @@ def postgres_backend() -> Iterator[SQLBackend]:
 def mysql_backend() -> Iterator[SQLBackend]:
     """ecrm's schema on the MySQL/MariaDB test server (recreated once per session)."""
     yield from _server_backend("mysql")
+
+
+@pytest.fixture(params=["postgres", "mysql"])
+def wide_backend(request: pytest.FixtureRequest) -> Iterator[SQLBackend]:
+    """A server backend whose pool lets 100 threads queue for connections."""
+    request.getfixturevalue(f"{request.param}_backend")  # the schema exists
+    engine = server_engine(request.param, pool_size=20, max_overflow=20, pool_timeout=120)
+    yield SQLBackend(engine)
+    engine.dispose()

@@ -13,18 +13,8 @@ from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine, TransactionKind
 from ecrm.backends.sql import SQLBackend, make_engine
 from ecrm.testing.conformance.concurrency import run_together
 from ecrm.testing.conformance.loyalty import assert_ledger_consistent
-from tests.servers import server_engine
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture(params=["postgres", "mysql"])
-def wide_backend(request: pytest.FixtureRequest) -> SQLBackend:
-    """A server backend whose pool lets 100 threads queue for connections."""
-    request.getfixturevalue(f"{request.param}_backend")  # the schema exists
-    engine = server_engine(request.param, pool_size=20, max_overflow=20, pool_timeout=120)
-    yield SQLBackend(engine)
-    engine.dispose()
 
 
 @pytest.mark.parametrize("round_", range(3))

@@ -58,6 +58,7 @@ def exercise_everything(crm: CRM) -> None:
     crm.loyalty.totals()
     assert earned.points == 100
     exercise_programme(crm)
+    exercise_coupons(crm, one.id)
 
 
 def exercise_programme(crm: CRM) -> None:
@@ -83,3 +84,21 @@ def exercise_programme(crm: CRM) -> None:
     shop.tiers.status(member.id)
     shop.tiers.history(member.id)
     shop.tiers.review_due()
+
+
+def exercise_coupons(crm: CRM, customer_id: str) -> None:
+    """Every public coupon operation once (``customer_id`` names a live customer)."""
+    crm.coupons.create(code="W-ONE", percent=10, max_uses=5, per_customer_limit=2,
+                       issued_only=True, budget=1000)
+    crm.coupons.create(code="W-ONE", percent=10, max_uses=5, per_customer_limit=2,
+                       issued_only=True, budget=1000)  # a replay
+    crm.coupons.create(amount=100)
+    crm.coupons.generate(3, prefix="W-", amount=100)
+    crm.coupons.import_codes(["W-IMP-1", "W-IMP-2"], amount=200)
+    crm.coupons.get("W-ONE")
+    crm.coupons.issue("W-ONE", [customer_id])
+    crm.coupons.issued_to(customer_id)
+    crm.coupons.redeem("W-ONE", order_id="O1", order_total=1000, customer_id=customer_id)
+    crm.coupons.redeem("W-ONE", order_id="O1", order_total=1000, customer_id=customer_id)
+    crm.coupons.restore("W-ONE", order_id="O1")
+    crm.coupons.redemptions("W-ONE")

@@ -10,6 +10,7 @@ True
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
+from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption, DiscountKind
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
 from ecrm.domain.earning import (
     BaseRate,
@@ -83,10 +84,14 @@ __all__ = [
     "BackendError",
     "Clock",
     "ConflictError",
+    "Coupon",
+    "CouponIssue",
+    "CouponRedemption",
     "Customer",
     "CustomerMerge",
     "CustomerOrderSummary",
     "CustomerPage",
+    "DiscountKind",
     "DuplicateKey",
     "ECRMError",
     "ImportReport",

@@ -44,6 +44,7 @@ class CRM:
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
                  loyalty: LoyaltyProgram | None = None) -> None:
         from ecrm.accounts import AccountService
+        from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
@@ -59,6 +60,7 @@ class CRM:
         self.orders = OrderService(self)
         self.loyalty = LoyaltyService(self, loyalty)
         self.tiers = TierService(self)
+        self.coupons = CouponService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

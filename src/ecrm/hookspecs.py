@@ -29,6 +29,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
+    from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.earning import EarnRule
     from ecrm.domain.loyalty import PointsTransaction
@@ -153,4 +154,22 @@ def ecrm_tier_changed(crm: CRM, change: TierChange) -> None:
     downgrade at period end, a raise to a manual floor, or a merge.
 
     :param change: the recorded change (``from_tier``, ``to_tier``, ``reason``).
+    """
+
+
+@hookspec
+def ecrm_coupon_redeemed(crm: CRM, redemption: CouponRedemption) -> None:
+    """Fires after a coupon redemption commits (not for idempotent replays).
+
+    :param redemption: the stored redemption: coupon code, order, customer (None for a
+        guest), order total and discount.
+    """
+
+
+@hookspec
+def ecrm_coupon_use_restored(crm: CRM, redemption: CouponRedemption) -> None:
+    """Fires after a redemption's use was given back to its coupon and committed (once:
+    restoring it again does not fire it).
+
+    :param redemption: the redemption, with ``restored_at`` set.
     """

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
@@ -201,6 +202,47 @@ class TierRepository(Protocol):
         """Up to ``limit`` customers, by id, whose tier's period ended by ``before``."""
 
 
+class CouponRepository(Protocol):
+    """Coupons, their redemptions and issuances in the unit of work's tenant."""
+
+    def add_many(self, coupons: Collection[Coupon]) -> None:
+        """Insert coupons; raise ``DuplicateKey`` if a code is taken."""
+
+    def get(self, code: str, *, for_update: bool = False) -> Coupon | None:
+        """The coupon, or None. ``for_update`` locks its row until the unit ends."""
+
+    def get_many(self, codes: Collection[str]) -> dict[str, Coupon]:
+        """The stored coupons among ``codes``, by code."""
+
+    def update_usage(self, coupon: Coupon) -> None:
+        """Store the coupon's ``uses`` and ``discount_given``."""
+
+    def add_redemption(self, redemption: CouponRedemption) -> None:
+        """Insert; raise ``DuplicateKey`` if the order already redeemed the coupon."""
+
+    def get_redemption(self, code: str, order_id: str) -> CouponRedemption | None:
+        """The order's redemption of the coupon, or None."""
+
+    def mark_restored(self, redemption: CouponRedemption) -> None:
+        """Store the redemption's ``restored_at``."""
+
+    def redemptions(self, code: str) -> list[CouponRedemption]:
+        """The coupon's redemptions, oldest first (ties by id)."""
+
+    def customer_uses(self, code: str, customer_id: str) -> int:
+        """How many of the customer's redemptions of the coupon are not restored."""
+
+    def add_issues(self, issues: Collection[CouponIssue]) -> None:
+        """Insert issuances."""
+
+    def issues(self, code: str, customer_ids: Collection[str]) -> dict[str, CouponIssue]:
+        """The coupon's issuances to any of ``customer_ids``, by customer id."""
+
+    def issued_to(self, customer_id: str) -> list[Coupon]:
+        """The coupons issued to the customer, oldest issuance first (a coupon may
+        appear twice after a merge)."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -233,6 +275,10 @@ class UnitOfWork(Protocol):
     @property
     def idempotency(self) -> IdempotencyRepository:
         """Idempotency keys."""
+
+    @property
+    def coupons(self) -> CouponRepository:
+        """Coupons, redemptions and issuances."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""

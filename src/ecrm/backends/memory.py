@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
+from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
@@ -106,10 +107,14 @@ class _TenantData:
         self.point_lots = _Table("point_lots", self.journal)
         self.tier_status = _Table("tier_status", self.journal)
         self.tier_changes = _Table("tier_changes", self.journal)
+        self.coupons = _Table("coupons", self.journal)
+        self.coupon_redemptions = _Table("coupon_redemptions", self.journal)
+        self.coupon_issues = _Table("coupon_issues", self.journal)
 
     def customer_attached(self) -> list[_Table]:
         """Tables whose rows carry a ``customer_id`` that follows a merge."""
-        return [self.orders, self.point_transactions, self.point_lots, self.tier_changes]
+        return [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
+                self.coupon_redemptions, self.coupon_issues]
 
     def undo_since(self, mark: int, callback_mark: int) -> None:
         """Undo every write journaled after ``mark`` and forget later notifications."""
@@ -180,6 +185,7 @@ class MemoryUnitOfWork:
         self.loyalty = MemoryLoyaltyRepository(data)
         self.idempotency = MemoryIdempotencyRepository(data)
         self.tiers = MemoryTierRepository(data)
+        self.coupons = MemoryCouponRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
@@ -432,3 +438,62 @@ class MemoryTierRepository:
         due = [s.customer_id for s in self._status.rows.values()
                if s.valid_until is not None and s.valid_until <= before]
         return sorted(due)[:limit]
+
+
+class MemoryCouponRepository:
+    """Coupons by code; redemptions and issuances by id."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._coupons = data.coupons
+        self._redemptions = data.coupon_redemptions
+        self._issues = data.coupon_issues
+
+    def add_many(self, coupons: Collection[Coupon]) -> None:
+        for coupon in coupons:
+            self._coupons.insert(coupon.code, coupon)
+
+    def get(self, code: str, *, for_update: bool = False) -> Coupon | None:
+        return self._coupons.rows.get(code)
+
+    def get_many(self, codes: Collection[str]) -> dict[str, Coupon]:
+        rows = self._coupons.rows
+        return {code: rows[code] for code in codes if code in rows}
+
+    def update_usage(self, coupon: Coupon) -> None:
+        self._coupons.update(coupon.code, coupon)
+
+    def add_redemption(self, redemption: CouponRedemption) -> None:
+        if self.get_redemption(redemption.code, redemption.order_id) is not None:
+            raise DuplicateKey("coupon_redemptions.order_id", redemption.order_id)
+        self._redemptions.insert(redemption.id, redemption)
+
+    def get_redemption(self, code: str, order_id: str) -> CouponRedemption | None:
+        return next((r for r in self._redemptions.rows.values()
+                     if r.code == code and r.order_id == order_id), None)
+
+    def mark_restored(self, redemption: CouponRedemption) -> None:
+        self._redemptions.update(redemption.id, redemption)
+
+    def redemptions(self, code: str) -> list[CouponRedemption]:
+        found = [r for r in self._redemptions.rows.values() if r.code == code]
+        return sorted(found, key=lambda r: (r.redeemed_at, r.id))
+
+    def customer_uses(self, code: str, customer_id: str) -> int:
+        return sum(1 for r in self._redemptions.rows.values()
+                   if r.code == code and r.customer_id == customer_id and not r.restored)
+
+    def add_issues(self, issues: Collection[CouponIssue]) -> None:
+        for issue in issues:
+            self._issues.insert(issue.id, issue)
+
+    def issues(self, code: str, customer_ids: Collection[str]) -> dict[str, CouponIssue]:
+        wanted = set(customer_ids)
+        found = sorted((i for i in self._issues.rows.values()
+                        if i.code == code and i.customer_id in wanted),
+                       key=lambda i: (i.issued_at, i.id), reverse=True)
+        return {issue.customer_id: issue for issue in found}  # the oldest wins
+
+    def issued_to(self, customer_id: str) -> list[Coupon]:
+        mine = sorted((i for i in self._issues.rows.values() if i.customer_id == customer_id),
+                      key=lambda i: (i.issued_at, i.id))
+        return [self._coupons.rows[issue.code] for issue in mine]

@@ -21,6 +21,7 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: PostgreSQL stores no NUL character in text or JSON; refusing it everywhere keeps every
 #: backend alike.
 NUL_MESSAGE = "must not contain the NUL character (\\x00)"
+SURROGATE_MESSAGE = "must be valid Unicode; a lone surrogate (\\ud800-\\udfff) cannot be stored"
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -39,9 +40,18 @@ def text(field: str, value: object, max_length: int, *, required: bool = False) 
         return None
     if len(value) > max_length:
         raise ValidationError(field, f"is {len(value)} characters long; at most {max_length}")
+    _check_characters(field, value)
+    return value
+
+
+def _check_characters(field: str, value: str) -> None:
+    """No NUL, and nothing UTF-8 cannot encode (a lone surrogate), on any backend."""
     if "\x00" in value:
         raise ValidationError(field, NUL_MESSAGE)
-    return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(field, SURROGATE_MESSAGE) from None
 
 
 def required_text(field: str, value: object, max_length: int) -> str:
@@ -126,8 +136,7 @@ def json_mapping(field: str, value: object) -> dict[str, Any]:
 
 def _json_value(field: str, value: Any) -> Any:
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationError(field, NUL_MESSAGE)
+        _check_characters(field, value)
         return value
     if value is None or isinstance(value, bool):
         return value
@@ -142,8 +151,9 @@ def _json_value(field: str, value: Any) -> Any:
     if isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
-            if not isinstance(key, str) or "\x00" in key:
-                raise ValidationError(field, f"keys must be strings without NUL, got {key!r}")
+            if not isinstance(key, str):
+                raise ValidationError(field, f"keys must be strings, got {key!r}")
+            _check_characters(field, key)
             result[key] = _json_value(f"{field}.{key}", item)
         return result
     if isinstance(value, (list, tuple)):

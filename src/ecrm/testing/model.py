@@ -14,7 +14,15 @@ from typing import Any, ClassVar
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
 from ecrm.backends.base import Backend
 from ecrm.clock import ManualClock
@@ -26,6 +34,8 @@ from ecrm.testing import strategies as s
 
 ORDER_IDS = st.sampled_from([f"o{i}" for i in range(6)])
 EMAILS = st.sampled_from([f"u{i}@example.com" for i in range(4)])
+COUPON_ORDERS = st.sampled_from([f"c{i}" for i in range(8)])
+COUPON = "MODEL-1"
 MISSING_ID = "00000000-0000-7000-8000-000000000000"
 
 
@@ -41,6 +51,58 @@ class ModelLot:
     def spend_key(self) -> tuple[bool, datetime, datetime, str]:
         return (self.expires_at is None, self.expires_at or self.earned_at, self.earned_at,
                 self.id)
+
+
+@attrs.define
+class ModelCoupon:
+    """What the model expects of the machine's coupon: its terms (yen) and its
+    redemptions by order id."""
+
+    amount: int | None
+    percent: int | None
+    max_discount: int | None
+    min_order: int | None
+    max_uses: int | None
+    per_customer_limit: int | None
+    budget: int | None
+    redemptions: dict[str, ModelRedemption] = attrs.Factory(dict)
+
+    def discount(self, total: int) -> int:
+        """Fixed: the amount up to the total; percent: rounded down, then capped."""
+        if self.amount is not None:
+            return min(self.amount, total)
+        assert self.percent is not None
+        off = total * self.percent // 100
+        return off if self.max_discount is None else min(off, self.max_discount)
+
+    def live(self) -> list[ModelRedemption]:
+        """The redemptions not restored."""
+        return [r for r in self.redemptions.values() if not r.restored]
+
+    def refusal(self, customer: str | None, total: int) -> type[Exception] | None:
+        """The error a new redemption must raise, or None when it must succeed."""
+        if customer is None and self.per_customer_limit is not None:
+            return ValidationError
+        if self.min_order is not None and total < self.min_order:
+            return ValidationError
+        live = self.live()
+        mine = sum(1 for r in live if r.customer == customer)
+        given = sum(r.discount for r in live)
+        if ((self.max_uses is not None and len(live) >= self.max_uses)
+                or (self.per_customer_limit is not None and mine >= self.per_customer_limit)
+                or (self.budget is not None and self.discount(total) > self.budget - given)):
+            return ConflictError
+        return None
+
+
+@attrs.define
+class ModelRedemption:
+    """What the model expects of one redemption of the coupon."""
+
+    customer: str | None
+    total: int
+    discount: int
+    restored: bool = False
 
 
 @attrs.define
@@ -80,6 +142,8 @@ class CRMModelMachine(RuleBasedStateMachine):
         self.lots: dict[str, list[ModelLot]] = {}
         self.ledger = {"issued": 0, "redeemed": 0, "expired": 0}
         self.point_seq = 0
+        self.coupon: ModelCoupon | None = None
+        self.coupon_touched = False  # only coupon rules and merges can change coupon rows
 
     # -- rules ---------------------------------------------------------------------------
 
@@ -182,6 +246,10 @@ class CRMModelMachine(RuleBasedStateMachine):
             if model.order.customer_id == drop.id:
                 model.order = attrs.evolve(model.order, customer_id=keep.id)
         self.lots.setdefault(keep.id, []).extend(self.lots.pop(drop.id, []))
+        self.coupon_touched = True
+        for redemption in self.coupon.redemptions.values() if self.coupon else ():
+            if redemption.customer == drop.id:
+                redemption.customer = keep.id
 
     @rule(customer=customers, points=st.integers(1, 200),
           expires_in=st.none() | st.integers(1, 60))
@@ -238,6 +306,80 @@ class CRMModelMachine(RuleBasedStateMachine):
         assert -expired == due
         self.ledger["expired"] += due
 
+    @initialize(fixed=st.booleans(), amount=st.integers(1, 3000), percent=st.integers(1, 100),
+                max_discount=st.none() | st.integers(1, 2000),
+                min_order=st.none() | st.integers(1, 5000),
+                max_uses=st.none() | st.integers(1, 6),
+                per_customer_limit=st.none() | st.integers(1, 2),
+                budget=st.none() | st.integers(1, 6000))
+    def create_coupon(self, fixed: bool, amount: int, percent: int, max_discount: int | None,
+                      **limits: Any) -> None:
+        discount: dict[str, Any] = (
+            {"amount": amount, "max_discount": None, "percent": None} if fixed
+            else {"amount": None, "percent": percent, "max_discount": max_discount})
+        self.coupon = ModelCoupon(**discount, **limits)
+        self.coupon_touched = True
+        terms = {k: v for k, v in {**discount, **limits}.items() if v is not None}
+        created = self.crm.coupons.create(code=COUPON.lower(), **terms)
+        assert (created.code, created.uses) == (COUPON, 0)
+
+    @rule(order_id=COUPON_ORDERS, customer=customers, guest=st.sampled_from([False] * 3 + [True]),
+          total=st.integers(1, 8000))
+    def redeem_coupon(self, order_id: str, customer: str, guest: bool, total: int) -> None:
+        assert self.coupon is not None
+        named = None if guest else customer
+        self.coupon_touched = True
+
+        def call() -> Any:
+            return self.crm.coupons.redeem(COUPON, order_id=order_id, order_total=total,
+                                           customer_id=named)
+
+        owner = None if named is None else self._person(named)
+        who = None if owner is None else owner.id
+        stored = self.coupon.redemptions.get(order_id)
+        if named is not None and owner is None:
+            self._expect(ValidationError, call)
+        elif stored is not None:
+            if (stored.customer, stored.total) == (who, total):
+                assert call().discount == stored.discount  # a replay
+            else:
+                self._expect(ConflictError, call)
+        elif (refusal := self.coupon.refusal(who, total)) is not None:
+            self._expect(refusal, call)
+        else:
+            redemption = call()
+            assert (redemption.customer_id, redemption.discount) == (
+                who, self.coupon.discount(total))
+            self.coupon.redemptions[order_id] = ModelRedemption(who, total,
+                                                                self.coupon.discount(total))
+
+    @rule(order_id=COUPON_ORDERS)
+    def replay_coupon(self, order_id: str) -> None:
+        assert self.coupon is not None
+        self.coupon_touched = True
+        stored = self.coupon.redemptions.get(order_id)
+        if stored is not None:
+            again = self.crm.coupons.redeem(COUPON, order_id=order_id, order_total=stored.total,
+                                            customer_id=stored.customer)
+            assert (again.discount, again.restored) == (stored.discount, stored.restored)
+
+    @precondition(lambda self: self.coupon is not None and self.coupon.redemptions)
+    @rule(order_id=COUPON_ORDERS, known=st.booleans(), index=st.integers(0, 7))
+    def restore_coupon(self, order_id: str, known: bool, index: int) -> None:
+        assert self.coupon is not None
+        self.coupon_touched = True
+        redeemed = sorted(self.coupon.redemptions)
+        if known:
+            order_id = redeemed[index % len(redeemed)]
+        stored = self.coupon.redemptions.get(order_id)
+        if stored is None:
+            self._expect(NotFound, self.crm.coupons.restore, COUPON, order_id=order_id)
+            return
+        self.clock.advance(seconds=1)
+        restored = self.crm.coupons.restore(COUPON, order_id=order_id)
+        assert restored.restored and restored.discount == stored.discount
+        stored.restored = True
+
     @rule(customer=customers)
     def naive_time_is_refused(self, customer: str) -> None:
         self._expect(ValidationError, self.crm.orders.record, order_id="naive",
@@ -284,6 +426,23 @@ class CRMModelMachine(RuleBasedStateMachine):
             assert sum(lot.remaining for lot in lots) == held
             assert sum(t.points for t in self.crm.loyalty.history(person)) == held
             assert self.crm.loyalty.balance(person).total == held >= 0
+
+    @invariant()
+    def coupon_counters_match_their_redemptions(self) -> None:
+        if self.coupon is None or not self.coupon_touched:
+            return
+        self.coupon_touched = False
+        coupon = self.crm.coupons.get(COUPON)
+        stored = {r.order_id: r for r in self.crm.coupons.redemptions(COUPON)}
+        live = [r for r in stored.values() if not r.restored]
+        assert coupon.uses == len(live) == len(self.coupon.live())
+        assert coupon.discount_given == sum((r.discount for r in live), Decimal(0))
+        assert coupon.discount_given == sum(r.discount for r in self.coupon.live())
+        assert coupon.max_uses is None or coupon.uses <= coupon.max_uses
+        assert coupon.budget is None or coupon.discount_given <= coupon.budget
+        assert {order: (r.customer_id, r.discount, r.restored) for order, r in stored.items()
+                } == {order: (r.customer, r.discount, r.restored)
+                      for order, r in self.coupon.redemptions.items()}
 
     # -- helpers -------------------------------------------------------------------------
 

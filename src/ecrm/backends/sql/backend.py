@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import tables
+from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
 from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
@@ -123,6 +124,7 @@ class SQLUnitOfWork:
         self.loyalty = SQLLoyaltyRepository(conn, tenant)
         self.idempotency = SQLIdempotencyRepository(conn, tenant)
         self.tiers = SQLTierRepository(conn, tenant)
+        self.coupons = SQLCouponRepository(conn, tenant)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Date,
     ForeignKeyConstraint,
@@ -246,6 +247,79 @@ tier_changes = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("qualifying", String(40)),
     Index(None, "tenant_id", "customer_id", "changed_at"),
+    **MYSQL_OPTIONS,
+)
+
+
+def coupon_ref() -> ForeignKeyConstraint:
+    """A row's link to the coupon it is about."""
+    return ForeignKeyConstraint(["tenant_id", "code"],
+                                ["ecrm_coupons.tenant_id", "ecrm_coupons.code"])
+
+
+def customer_fk() -> ForeignKeyConstraint:
+    """A row's link to its customer (merges move it with ``customer_ref``)."""
+    return ForeignKeyConstraint(["tenant_id", "customer_id"],
+                                ["ecrm_customers.tenant_id", "ecrm_customers.id"])
+
+
+coupons = Table(
+    "ecrm_coupons", metadata,
+    tenant_column(),
+    Column("code", Key(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("amount_minor", BigInteger),
+    Column("percent_bp", Integer),  # basis points: 1250 is 12.5 %
+    Column("max_discount_minor", BigInteger),
+    Column("min_order_minor", BigInteger),
+    Column("valid_from", UTCDateTime),
+    Column("valid_until", UTCDateTime),
+    Column("max_uses", Integer),
+    Column("per_customer_limit", Integer),
+    Column("budget_minor", BigInteger),
+    Column("members_only", Boolean, nullable=False),
+    Column("issued_only", Boolean, nullable=False),
+    Column("tiers", JSONDocument, nullable=False),
+    Column("description", String(500)),
+    Column("uses", Integer, nullable=False),
+    Column("discount_given_minor", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+# The customer is never part of a unique key: a merge moves rows between customers, and two
+# rows of the duplicate and the survivor must not collide.
+coupon_redemptions = Table(
+    "ecrm_coupon_redemptions", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("code", Key(64), nullable=False),
+    Column("order_id", Key(128), nullable=False),
+    customer_ref(nullable=True),
+    Column("currency", String(3), nullable=False),
+    Column("order_total_minor", BigInteger, nullable=False),
+    Column("discount_minor", BigInteger, nullable=False),
+    Column("redeemed_at", UTCDateTime, nullable=False),
+    Column("restored_at", UTCDateTime),
+    coupon_ref(),
+    customer_fk(),
+    UniqueConstraint("tenant_id", "code", "order_id"),
+    Index(None, "tenant_id", "customer_id", "code"),
+    **MYSQL_OPTIONS,
+)
+
+coupon_issues = Table(
+    "ecrm_coupon_issues", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("code", Key(64), nullable=False),
+    customer_ref(),
+    Column("issued_at", UTCDateTime, nullable=False),
+    coupon_ref(),
+    customer_fk(),
+    Index(None, "tenant_id", "code", "customer_id"),
+    Index(None, "tenant_id", "customer_id"),
     **MYSQL_OPTIONS,
 )
 

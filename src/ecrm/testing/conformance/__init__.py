@@ -2,6 +2,7 @@
 
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
+from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.imports import ImportContract
@@ -16,7 +17,7 @@ from ecrm.testing.conformance.units import UnitOfWorkContract
 class BackendConformanceSuite(
     CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
-    EarningContract, TierContract,
+    EarningContract, TierContract, CouponContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

@@ -33,6 +33,8 @@ BAD_CUSTOMERS: list[tuple[str, dict[str, Any]]] = [
     ("name", {"name": "nul\x00byte"}),
     ("attributes.note", {"attributes": {"note": "nul\x00byte"}}),
     ("attributes", {"attributes": {"k\x00": 1}}),
+    ("name", {"name": "lone \udda2 surrogate"}),
+    ("attributes.note[1]", {"attributes": {"note": ["ok", "\ud800"]}}),
 ]
 
 BAD_ORDERS: list[tuple[str, dict[str, Any]]] = [

@@ -64,6 +64,14 @@ class Recorder:
     def ecrm_tier_changed(self, crm: CRM, change: Any) -> None:
         self._note("tier_changed", change=change)
 
+    @hookimpl
+    def ecrm_coupon_redeemed(self, crm: CRM, redemption: Any) -> None:
+        self._note("coupon_redeemed", redemption=redemption)
+
+    @hookimpl
+    def ecrm_coupon_use_restored(self, crm: CRM, redemption: Any) -> None:
+        self._note("coupon_use_restored", redemption=redemption)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a

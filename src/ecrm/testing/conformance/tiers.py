@@ -129,3 +129,15 @@ class TierContract(ContractBase):
         assert error.value.field == "customer_id"
         assert shop.tiers.status(alice.id).floor is None
         assert shop.tiers.history(alice.id) == []
+
+    def test_tier_only_coupons_follow_the_tier(self, shop: CRM) -> None:
+        gold, plain = shop.customers.create(name="gold"), shop.customers.create(name="plain")
+        buy(shop, gold.id, "G-1", 60000)
+        shop.coupons.create(code="GOLD-ONLY", amount=500, tiers={"gold"})
+        with pytest.raises(ValidationError) as error:
+            shop.coupons.redeem("GOLD-ONLY", order_id="P-1", order_total=3000,
+                                customer_id=plain.id)
+        assert error.value.field == "customer_id"
+        assert shop.coupons.redeem("GOLD-ONLY", order_id="G-2", order_total=3000,
+                                   customer_id=gold.id).discount == 500
+        assert shop.coupons.get("GOLD-ONLY").uses == 1
