@@ -450,14 +450,15 @@ def compare(target: Target, ops: int = OPS, repeat: int = 1,
     return {"runs": runs, "same": same}
 
 
-def targets(postgres_url: str | None) -> list[Target]:
-    """SQLite always; PostgreSQL when a URL is given."""
-    found = [Target("sqlite")]
+def compare_all(postgres_url: str | None, ops: int = OPS, repeat: int = 1,
+                customers: int = CUSTOMERS) -> None:
+    """SQLite, then PostgreSQL when a URL is given (a note says it was skipped if not)."""
+    compare(Target("sqlite"), ops, repeat, customers)
+    print()
     if postgres_url:
-        found.append(Target("postgresql", postgres_url))
+        compare(Target("postgresql", postgres_url), ops, repeat, customers)
     else:
         print(f"points on PostgreSQL skipped: pass --postgres URL or set {POSTGRES_ENV}")
-    return found
 
 
 def profile(target: Target, side: str, ops: int, customers: int, output: Path) -> None:
@@ -506,10 +507,7 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.run import machine
 
     print(machine())
-    for number, target in enumerate(targets(args.postgres)):
-        if number:
-            print()
-        compare(target, args.ops, args.repeat, args.customers)
+    compare_all(args.postgres, args.ops, args.repeat, args.customers)
 
 
 if __name__ == "__main__":
