@@ -403,10 +403,13 @@ def _median(timings: Any) -> dict[str, float]:
 
 
 def round_ratios(runs: dict[str, list[dict[str, Any]]], op: str) -> str:
-    """Each round's throughput ratio ecrm/raw for ``op``, to show the spread."""
+    """Each round's throughput ratio ecrm/raw for ``op``, to show the spread, and their
+    median (the table's ratio is of the median seconds, which may come from different
+    rounds)."""
     ratios = [r["timings"][op]["seconds"] / e["timings"][op]["seconds"]
               for e, r in zip(runs["ecrm"], runs["raw"], strict=True)]
-    return ", ".join(f"{ratio:.2f}" for ratio in ratios)
+    return (", ".join(f"{ratio:.2f}" for ratio in ratios)
+            + f" (median {statistics.median(ratios):.2f})")
 
 
 def describe(target: Target) -> str:
