@@ -1,6 +1,7 @@
-"""Run every benchmark: generate (or reuse) the synthetic shop, then ingest and import time.
+"""Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time
+and points earn/redeem (on SQLite, and on PostgreSQL when given a URL).
 
-    python -m benchmarks.run --scale 1.0
+    python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import os
 import platform
 import time
 
-from benchmarks import import_time, ingest
+from benchmarks import import_time, ingest, loyalty
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=ingest.BATCH_SIZE)
     parser.add_argument("--repeat", type=int, default=1, help="rounds of both importers")
     parser.add_argument("--runs", type=int, default=15, help="interpreters per import timing")
+    parser.add_argument("--ops", type=int, default=loyalty.OPS,
+                        help="points: earns, and as many redeems")
+    parser.add_argument("--postgres", default=os.environ.get(loyalty.POSTGRES_ENV),
+                        help="points on PostgreSQL: a SQLAlchemy URL whose ecrm tables are "
+                             f"DROPPED (default: ${loyalty.POSTGRES_ENV}; skipped if unset)")
     args = parser.parse_args(argv)
     print(machine())
     started = time.perf_counter()
@@ -43,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     ingest.compare(data_dir, args.batch_size, args.repeat)
     print()
     import_time.compare(args.runs)
+    print()
+    loyalty.compare_all(args.postgres, args.ops, args.repeat)
 
 
 if __name__ == "__main__":
