@@ -9,7 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine, TransactionKind, ValidationError
+from ecrm import (
+    CRM,
+    ClawbackPolicy,
+    LoyaltyProgram,
+    OrderLine,
+    ReferralReward,
+    TransactionKind,
+    ValidationError,
+)
 from ecrm.backends.sql import SQLBackend, make_engine
 from ecrm.testing.conformance.concurrency import run_together
 from ecrm.testing.conformance.loyalty import assert_ledger_consistent
@@ -98,3 +106,18 @@ def test_refunds_racing_redemptions_take_each_order_back_once(wide_backend: SQLB
         assert (balance.total, balance.debt) == (-100 * redeemed, 100 * redeemed)
     else:
         assert balance.total == 0 and balance.debt == 0
+
+
+def test_racing_first_orders_reward_a_referral_once(wide_backend: SQLBackend) -> None:
+    crm = CRM(wide_backend, tenant=f"ref-{uuid.uuid4().hex[:8]}", loyalty=LoyaltyProgram(
+        referral=ReferralReward(referrer_points=500, referee_points=300)))
+    alice, bob = crm.customers.create(name="alice"), crm.customers.create(name="bob")
+    crm.referrals.refer(bob.id, code=crm.referrals.code_for(alice.id))
+    results = run_together(lambda i: crm.orders.record(
+        order_id=f"B{i}", customer_id=bob.id, placed_at=WHEN, channel="web",
+        lines=[OrderLine("SKU", 1, 1000)]), workers=20)
+    assert not [r for r in results if isinstance(r, Exception)]
+    rewards = [t.points for c in (alice.id, bob.id) for t in crm.loyalty.history(c)
+               if t.reason == "referral"]
+    assert sorted(rewards) == [300, 500]
+    assert crm.referrals.of(bob.id).order_id in {f"B{i}" for i in range(20)}

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ecrm import CRM, ClawbackPolicy, LoyaltyProgram, OrderLine, Tier, TierPolicy
+from ecrm import (
+    CRM,
+    ClawbackPolicy,
+    LoyaltyProgram,
+    OrderLine,
+    ReferralReward,
+    Tier,
+    TierPolicy,
+)
 from ecrm.importing import read_orders_csv
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -84,6 +92,21 @@ def exercise_programme(crm: CRM) -> None:
     shop.tiers.status(member.id)
     shop.tiers.history(member.id)
     shop.tiers.review_due()
+    exercise_referrals(crm)
+
+
+def exercise_referrals(crm: CRM) -> None:
+    """Codes, a referral and its reward on the first order."""
+    shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock, loyalty=LoyaltyProgram(
+        referral=ReferralReward(referrer_points=50, referee_points=30)))
+    referrer = shop.customers.create(email="referrer@example.com")
+    referee = shop.customers.create(email="referee@example.com")
+    shop.referrals.refer(referee.id, code=shop.referrals.code_for(referrer.id))
+    shop.orders.record(order_id="F1", customer_id=referee.id, placed_at=WHEN,
+                       lines=[OrderLine("S", 1, 1000)], channel="web")
+    shop.referrals.of(referee.id)
+    shop.referrals.made_by(referrer.id)
+    shop.customers.merge(referrer.id, referee.id)
 
 
 def exercise_coupons(crm: CRM, customer_id: str) -> None:

@@ -37,6 +37,7 @@ from ecrm.domain.loyalty import (
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
 from ecrm.domain.program import LoyaltyProgram
+from ecrm.domain.referrals import Referral, ReferralReward
 from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
 from ecrm.errors import (
     BackendError,
@@ -71,6 +72,8 @@ __all__ = [
     "PointsBalance",
     "PointsTransaction",
     "ProductBonus",
+    "Referral",
+    "ReferralReward",
     "Rounding",
     "Tier",
     "TierChange",

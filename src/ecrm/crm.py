@@ -48,6 +48,7 @@ class CRM:
         from ecrm.customers import CustomerService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
+        from ecrm.referrals import ReferralService
         from ecrm.tiers import TierService
 
         self.backend = backend
@@ -61,6 +62,7 @@ class CRM:
         self.loyalty = LoyaltyService(self, loyalty)
         self.tiers = TierService(self)
         self.coupons = CouponService(self)
+        self.referrals = ReferralService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

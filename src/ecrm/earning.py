@@ -4,7 +4,8 @@ the points back, new customers and reviews earn their bonuses.
 Everything here runs inside the unit of work of the event that caused it (recording the
 order, storing the refund, creating the customer), so the points land with the event or
 not at all. Each earning claims an idempotency key of its own scope (``points:order``,
-``points:signup``, ``points:review``) so it happens once per order, customer or review.
+``points:signup``, ``points:review``, ``points:referral``) so it happens once per order,
+customer, review or referral.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import attrs
+
 from ecrm.backends.base import UnitOfWork
+from ecrm.customers import resolve_customer
 from ecrm.domain import earning as rules
 from ecrm.domain.customers import Customer
 from ecrm.domain.earning import EarnContext, EarnQuote, EarnRule
@@ -21,6 +25,7 @@ from ecrm.domain.ids import new_id
 from ecrm.domain.loyalty import PointsTransaction, TransactionKind, clawback
 from ecrm.domain.orders import Order
 from ecrm.domain.program import LoyaltyProgram
+from ecrm.domain.referrals import Referral
 from ecrm.errors import ConflictError, ValidationError
 from ecrm.ledger import Ledger
 
@@ -30,6 +35,7 @@ if TYPE_CHECKING:
 ORDER_SCOPE = "points:order"
 SIGNUP_SCOPE = "points:signup"
 REVIEW_SCOPE = "points:review"
+REFERRAL_SCOPE = "points:referral"
 
 
 class ProgramEarning:
@@ -88,6 +94,36 @@ class ProgramEarning:
         lots = uow.loyalty.lots_by_id([use.lot_id for use in tx.lot_uses])
         return self._ledger.store(uow, tx, lots=lots)
 
+    def referral_to_reward(self, uow: UnitOfWork, customer_id: str) -> Referral | None:
+        """The (locked) customer's referral if it may still earn its reward, with the
+        referrer locked too. Only locking reads, so callers may run it before any plain
+        read (see LoyaltyService)."""
+        if self.program.referral is None:
+            return None
+        referral = uow.referrals.for_referee(customer_id, for_update=True)
+        if referral is None or referral.rewarded_at is not None:
+            return None
+        resolve_customer(uow, referral.referrer_id, for_update=True)
+        return referral
+
+    def reward_referral(self, uow: UnitOfWork, referral: Referral, order: Order) -> None:
+        """Reward a referral on the referee's first order, once. A referral that became a
+        self-referral through a merge is closed without points."""
+        reward = self.program.referral
+        if reward is None or uow.orders.count_for_customer(referral.referee_id) != 1:
+            return
+        now = self._crm.clock.now()
+        available_at = max(now, order.placed_at + self.program.return_window)
+        if referral.referrer_id != referral.referee_id:
+            for who, points in ((referral.referee_id, reward.referee_points),
+                                (referral.referrer_id, reward.referrer_points)):
+                if points:
+                    self._bonus(uow, REFERRAL_SCOPE, f"{referral.id}:{who}", who, points,
+                                "referral", available_at=available_at)
+        done = attrs.evolve(referral, rewarded_at=now, order_id=order.order_id)
+        uow.referrals.mark_rewarded(done)
+        self._crm.notify_after_commit(uow, "ecrm_referral_rewarded", referral=done)
+
     def signup_bonus(self, uow: UnitOfWork, customer: Customer) -> PointsTransaction | None:
         """The programme's sign-up bonus for a customer just created, if it has one."""
         points = self.program.signup_bonus
@@ -105,7 +141,7 @@ class ProgramEarning:
                            self.program.review_bonus, "review")
 
     def _bonus(self, uow: UnitOfWork, scope: str, key: str, customer_id: str, points: int,
-               reason: str) -> PointsTransaction:
+               reason: str, *, available_at: datetime | None = None) -> PointsTransaction:
         claimed = uow.idempotency.get(scope, key)
         if claimed is not None:
             stored = uow.loyalty.get_transaction(claimed[1])
@@ -115,8 +151,10 @@ class ProgramEarning:
                                     "customer")
             return stored
         now = self._crm.clock.now()
-        tx = self._ledger.credit(uow, customer_id, points, now, expires_at=self._expiry(now),
-                                 reason=reason, reference=key)
+        available_at = available_at or now
+        tx = self._ledger.credit(uow, customer_id, points, now, available_at=available_at,
+                                 expires_at=self._expiry(available_at), reason=reason,
+                                 reference=key)
         uow.idempotency.claim(scope, key, "", tx.id, now)
         self._crm.tiers.upgrade_if_qualified(uow, customer_id)
         return tx

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ecrm.domain.earning import EarnRule
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
+    from ecrm.domain.referrals import Referral
     from ecrm.domain.tiers import TierChange
 
 PROJECT = "ecrm"
@@ -172,4 +173,12 @@ def ecrm_coupon_use_restored(crm: CRM, redemption: CouponRedemption) -> None:
     restoring it again does not fire it).
 
     :param redemption: the redemption, with ``restored_at`` set.
+    """
+
+
+@hookspec
+def ecrm_referral_rewarded(crm: CRM, referral: Referral) -> None:
+    """Fires after a referral's reward is committed (with the referee's first order).
+
+    :param referral: the referral, with ``rewarded_at`` and ``order_id`` set.
     """

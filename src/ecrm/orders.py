@@ -45,6 +45,7 @@ class OrderService:
         def work(uow: UnitOfWork) -> Order:
             # Earning points locks the customer, first (see LoyaltyService).
             customer = self.customer_of(uow, candidate, for_update=earning is not None)
+            referral = None if earning is None else earning.referral_to_reward(uow, customer.id)
             order = rules.with_customer(candidate, customer.id)
             stored = uow.orders.get(order.order_id)
             if stored is not None:
@@ -53,6 +54,8 @@ class OrderService:
             uow.orders.add(order)
             if earning is not None:
                 earning.earn_for_order(uow, order, customer)
+            if earning is not None and referral is not None:
+                earning.reward_referral(uow, referral, order)
             self._crm.notify_after_commit(uow, "ecrm_order_recorded", order=order)
             return order
 

@@ -17,6 +17,7 @@ from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
+from ecrm.domain.referrals import Referral
 from ecrm.domain.tiers import TierChange, TierStatus
 
 #: Customer fields with a unique index per tenant, and ``id`` itself.
@@ -243,6 +244,32 @@ class CouponRepository(Protocol):
         appear twice after a merge)."""
 
 
+class ReferralRepository(Protocol):
+    """Referral codes and referrals of the unit of work's tenant."""
+
+    def add_code(self, code: str, customer_id: str, at: datetime) -> None:
+        """Store a customer's code; raise ``DuplicateKey`` if the code is taken."""
+
+    def code_owner(self, code: str) -> str | None:
+        """The customer the code belongs to, or None."""
+
+    def codes_of(self, customer_id: str) -> list[str]:
+        """The customer's codes, oldest first (two after a merge)."""
+
+    def add(self, referral: Referral) -> None:
+        """Record a referral."""
+
+    def for_referee(self, customer_id: str, *, for_update: bool = False) -> Referral | None:
+        """The referral of a referee (the oldest, after a merge), or None. ``for_update``
+        locks it with a locking read."""
+
+    def by_referrer(self, customer_id: str) -> list[Referral]:
+        """The referrals a customer made, oldest first."""
+
+    def mark_rewarded(self, referral: Referral) -> None:
+        """Store ``rewarded_at`` and ``order_id``."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -271,6 +298,10 @@ class UnitOfWork(Protocol):
     @property
     def tiers(self) -> TierRepository:
         """Member tiers."""
+
+    @property
+    def referrals(self) -> ReferralRepository:
+        """Referral codes and referrals."""
 
     @property
     def idempotency(self) -> IdempotencyRepository:

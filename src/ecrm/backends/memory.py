@@ -20,6 +20,7 @@ from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
+from ecrm.domain.referrals import Referral
 from ecrm.domain.tiers import TierChange, TierStatus
 from ecrm.errors import DuplicateKey
 
@@ -110,11 +111,15 @@ class _TenantData:
         self.coupons = _Table("coupons", self.journal)
         self.coupon_redemptions = _Table("coupon_redemptions", self.journal)
         self.coupon_issues = _Table("coupon_issues", self.journal)
+        self.referral_codes = _Table("referral_codes", self.journal)
+        self.referrals = _Table("referrals", self.journal)
 
-    def customer_attached(self) -> list[_Table]:
-        """Tables whose rows carry a ``customer_id`` that follows a merge."""
-        return [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
-                self.coupon_redemptions, self.coupon_issues]
+    def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
+        """Tables whose rows carry customer ids that follow a merge, with those fields."""
+        plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
+                 self.coupon_redemptions, self.coupon_issues, self.referral_codes]
+        return [(table, ("customer_id",)) for table in plain] + [
+            (self.referrals, ("referee_id", "referrer_id"))]
 
     def undo_since(self, mark: int, callback_mark: int) -> None:
         """Undo every write journaled after ``mark`` and forget later notifications."""
@@ -185,15 +190,17 @@ class MemoryUnitOfWork:
         self.loyalty = MemoryLoyaltyRepository(data)
         self.idempotency = MemoryIdempotencyRepository(data)
         self.tiers = MemoryTierRepository(data)
+        self.referrals = MemoryReferralRepository(data)
         self.coupons = MemoryCouponRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Point every attached row of the duplicate at the survivor."""
-        for table in self._data.customer_attached():
+        for table, fields in self._data.customer_attached():
             for key, row in list(table.rows.items()):
-                if row.customer_id == duplicate_id:
-                    table.update(key, attrs.evolve(row, customer_id=survivor_id))
+                moved = {f: survivor_id for f in fields if getattr(row, f) == duplicate_id}
+                if moved:
+                    table.update(key, attrs.evolve(row, **moved))
 
     def on_commit(self, callback: Callable[[], None]) -> None:
         """Queue ``callback`` for after the outermost unit succeeds."""
@@ -497,3 +504,48 @@ class MemoryCouponRepository:
         mine = sorted((i for i in self._issues.rows.values() if i.customer_id == customer_id),
                       key=lambda i: (i.issued_at, i.id))
         return [self._coupons.rows[issue.code] for issue in mine]
+
+
+@attrs.frozen
+class _ReferralCode:
+    code: str
+    customer_id: str
+    created_at: datetime
+
+
+class MemoryReferralRepository:
+    """Referral codes and referrals in dicts."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._codes = data.referral_codes
+        self._referrals = data.referrals
+
+    def add_code(self, code: str, customer_id: str, at: datetime) -> None:
+        self._codes.insert(code, _ReferralCode(code, customer_id, at))
+
+    def code_owner(self, code: str) -> str | None:
+        row = self._codes.rows.get(code)
+        return None if row is None else row.customer_id
+
+    def codes_of(self, customer_id: str) -> list[str]:
+        mine = [r for r in self._codes.rows.values() if r.customer_id == customer_id]
+        return [r.code for r in sorted(mine, key=lambda r: (r.created_at, r.code))]
+
+    def add(self, referral: Referral) -> None:
+        self._referrals.insert(referral.id, referral)
+
+    def for_referee(self, customer_id: str, *, for_update: bool = False) -> Referral | None:
+        mine = self._sorted(r for r in self._referrals.rows.values()
+                            if r.referee_id == customer_id)
+        return mine[0] if mine else None
+
+    def by_referrer(self, customer_id: str) -> list[Referral]:
+        return self._sorted(r for r in self._referrals.rows.values()
+                            if r.referrer_id == customer_id)
+
+    def mark_rewarded(self, referral: Referral) -> None:
+        self._referrals.update(referral.id, referral)
+
+    @staticmethod
+    def _sorted(found: Iterable[Referral]) -> list[Referral]:
+        return sorted(found, key=lambda r: (r.referred_at, r.id))

@@ -11,6 +11,7 @@ import attrs
 from ecrm.domain import validation as check
 from ecrm.domain.earning import BaseRate, EarnRule, Rounding
 from ecrm.domain.loyalty import ClawbackPolicy, positive_points
+from ecrm.domain.referrals import ReferralReward
 from ecrm.domain.tiers import TierPolicy
 from ecrm.errors import ValidationError
 
@@ -77,6 +78,8 @@ class LoyaltyProgram:
     :param review_bonus: points for a review (``crm.loyalty.award_review``).
     :param timezone: the shop's time zone, for birthday months and calendar periods.
     :param tiers: member tiers and how customers qualify (None: no tiers).
+    :param referral: points for referrer and referee on the referee's first order (None:
+        referrals are recorded but earn nothing).
     """
 
     rates: tuple[BaseRate, ...] = attrs.field(default=(BaseRate(),), converter=_rates)
@@ -93,6 +96,13 @@ class LoyaltyProgram:
     review_bonus: int = attrs.field(default=0, converter=_bonus("review_bonus"))
     timezone: tzinfo = attrs.field(default=timezone.utc, converter=_zone)
     tiers: TierPolicy | None = attrs.field(default=None)
+
+    referral: ReferralReward | None = attrs.field(default=None)
+
+    @referral.validator
+    def _check_referral(self, attribute: object, value: object) -> None:
+        if value is not None and not isinstance(value, ReferralReward):
+            raise ValidationError("referral", f"expected a ReferralReward, got {value!r}")
 
     @tiers.validator
     def _check_tiers(self, attribute: object, value: object) -> None:

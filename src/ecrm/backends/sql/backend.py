@@ -14,6 +14,7 @@ from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
 from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
+from ecrm.backends.sql.referrals import SQLReferralRepository
 from ecrm.backends.sql.repositories import (
     SQLAccountRepository,
     SQLCustomerRepository,
@@ -124,6 +125,7 @@ class SQLUnitOfWork:
         self.loyalty = SQLLoyaltyRepository(conn, tenant)
         self.idempotency = SQLIdempotencyRepository(conn, tenant)
         self.tiers = SQLTierRepository(conn, tenant)
+        self.referrals = SQLReferralRepository(conn, tenant)
         self.coupons = SQLCouponRepository(conn, tenant)
         self._conn = conn
 

@@ -43,9 +43,9 @@ def tenant_column() -> Column:
     return Column("tenant_id", Key(64), primary_key=True)
 
 
-def customer_ref(nullable: bool = False) -> Column:
+def customer_ref(nullable: bool = False, name: str = "customer_id") -> Column:
     """A column holding a customer id that follows merges."""
-    return Column("customer_id", Key(36), nullable=nullable, info={"customer_ref": True})
+    return Column(name, Key(36), nullable=nullable, info={"customer_ref": True})
 
 
 accounts = Table(
@@ -320,6 +320,32 @@ coupon_issues = Table(
     customer_fk(),
     Index(None, "tenant_id", "code", "customer_id"),
     Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
+referral_codes = Table(
+    "ecrm_referral_codes", metadata,
+    tenant_column(),
+    Column("code", Key(64), primary_key=True),
+    customer_ref(),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
+# One referral per referee is the service's rule, not a unique key: a merge may bring two.
+referrals = Table(
+    "ecrm_referrals", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(name="referee_id"),
+    customer_ref(name="referrer_id"),
+    Column("code", Key(64), nullable=False),
+    Column("referred_at", UTCDateTime, nullable=False),
+    Column("rewarded_at", UTCDateTime),
+    Column("order_id", Key(128)),
+    Index(None, "tenant_id", "referee_id"),
+    Index(None, "tenant_id", "referrer_id"),
     **MYSQL_OPTIONS,
 )
 

@@ -9,6 +9,7 @@ from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
 from ecrm.testing.conformance.plugins import PluginContract
+from ecrm.testing.conformance.referrals import ReferralContract
 from ecrm.testing.conformance.tenancy import TenancyContract
 from ecrm.testing.conformance.tiers import TierContract
 from ecrm.testing.conformance.units import UnitOfWorkContract
@@ -17,7 +18,7 @@ from ecrm.testing.conformance.units import UnitOfWorkContract
 class BackendConformanceSuite(
     CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
-    EarningContract, TierContract, CouponContract,
+    EarningContract, TierContract, CouponContract, ReferralContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

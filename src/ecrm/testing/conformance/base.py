@@ -65,6 +65,10 @@ class Recorder:
         self._note("tier_changed", change=change)
 
     @hookimpl
+    def ecrm_referral_rewarded(self, crm: CRM, referral: Any) -> None:
+        self._note("referral_rewarded", referral=referral)
+
+    @hookimpl
     def ecrm_coupon_redeemed(self, crm: CRM, redemption: Any) -> None:
         self._note("coupon_redeemed", redemption=redemption)
 
