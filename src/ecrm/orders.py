@@ -54,8 +54,8 @@ class OrderService:
             uow.orders.add(order)
             if earning is not None:
                 earning.earn_for_order(uow, order, customer)
-            if earning is not None and referral is not None:
-                earning.reward_referral(uow, referral, order)
+                if referral is not None:
+                    earning.reward_referral(uow, referral, order)
             self._crm.notify_after_commit(uow, "ecrm_order_recorded", order=order)
             return order
 

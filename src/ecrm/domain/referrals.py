@@ -3,6 +3,7 @@ customer's first order, once."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -29,7 +30,7 @@ def normalise_code(value: object) -> str:
     return code
 
 
-def _points(field: str):  # type: ignore[no-untyped-def]
+def _points(field: str) -> Callable[[object], int]:
     def convert(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValidationError(field, f"a whole number of points >= 0, got {value!r}")
