@@ -54,6 +54,8 @@ class SQLCustomerRepository(_TenantScoped):
     _t = tables.customers
     _get = select(_t).where(tenant_of(_t), _t.c.id == bindparam("customer_id"))
     _get_for_update = _get.with_for_update()
+    _lock = (select(_t.c.id).where(tenant_of(_t), _t.c.id == bindparam("customer_id"))
+             .with_for_update())
 
     def add(self, customer: Customer) -> None:
         self._conn.execute(insert(self._t), rows.customer_params(self._tenant, customer))
@@ -67,6 +69,9 @@ class SQLCustomerRepository(_TenantScoped):
         query = self._get_for_update if for_update else self._get
         row = self._run(query, customer_id=customer_id).mappings().first()
         return None if row is None else rows.customer_from_row(row)
+
+    def lock(self, customer_id: str) -> bool:
+        return self._run(self._lock, customer_id=customer_id).first() is not None
 
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         query = select(self._t).where(self._mine(self._t), self._t.c[key] == value)
