@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MAX_PAGE = 1000
 _UNSET: Any = object()
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -207,13 +208,31 @@ def resolve_customer(uow: UnitOfWork, customer_id: str, *, for_update: bool = Fa
                      ) -> Customer:
     """The customer with this id, following merge records from an id that was merged
     away. :raises NotFound: neither the customer nor a merge of it exists."""
+    return _follow_merges(uow, customer_id,
+                          lambda cid: uow.customers.get(cid, for_update=for_update))
+
+
+def lock_customer(uow: UnitOfWork, customer_id: str) -> str:
+    """Lock the customer with this id, following merge records from an id that was
+    merged away, and return the locked customer's id: ``resolve_customer(...,
+    for_update=True).id`` without reading and building the customer.
+
+    :raises NotFound: neither the customer nor a merge of it exists.
+    """
+    return _follow_merges(uow, customer_id,
+                          lambda cid: cid if uow.customers.lock(cid) else None)
+
+
+def _follow_merges(uow: UnitOfWork, customer_id: str, find: Callable[[str], T | None]) -> T:
+    """What ``find`` returns for ``customer_id`` or, when it finds nothing, for the
+    survivor it was merged into (along a chain of merges)."""
     seen: set[str] = set()
     current = customer_id
     while current not in seen:
         seen.add(current)
-        customer = uow.customers.get(current, for_update=for_update)
-        if customer is not None:
-            return customer
+        found = find(current)
+        if found is not None:
+            return found
         survivor = uow.customers.merged_into(current)
         if survivor is None:
             break

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ecrm.backends.base import UnitOfWork
-from ecrm.customers import resolve_customer
+from ecrm.customers import lock_customer, resolve_customer
 from ecrm.domain import loyalty as rules
 from ecrm.domain import validation as check
 from ecrm.domain.earning import EarnQuote
@@ -95,8 +95,7 @@ class LoyaltyService:
         review = check.required_text("review_id", review_id, 128)
 
         def work(uow: UnitOfWork) -> PointsTransaction:
-            customer = resolve_customer(uow, customer_id, for_update=True).id
-            return earning.review_bonus(uow, customer, review)
+            return earning.review_bonus(uow, lock_customer(uow, customer_id), review)
 
         try:
             return self._crm.transact(work, replay_on_duplicate=True)
@@ -262,7 +261,7 @@ class LoyaltyService:
             # Lock first: on MySQL/MariaDB (REPEATABLE READ) the first plain read fixes the
             # snapshot, so reading before the lock would see lots as they were before the
             # lock holder's commit.
-            customer = resolve_customer(uow, customer_id, for_update=True).id
+            customer = lock_customer(uow, customer_id)
             # The request as the caller named it: a retry repeats the same arguments, even
             # when the customer id has since been merged away.
             return self._ledger.once(uow, claim, request, customer, effect)
@@ -274,7 +273,7 @@ class LoyaltyService:
 
     def _expire(self, uow: UnitOfWork, customer_id: str, now: datetime
                 ) -> PointsTransaction | None:
-        customer = resolve_customer(uow, customer_id, for_update=True).id
+        customer = lock_customer(uow, customer_id)
         lots = uow.loyalty.lots(customer)
         tx = rules.expire(new_id(), customer, lots, now)
         if tx is not None:

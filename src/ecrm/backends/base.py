@@ -50,6 +50,11 @@ class CustomerRepository(Protocol):
     def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
         """The customer, or None. ``for_update`` locks the row until the unit ends."""
 
+    def lock(self, customer_id: str) -> bool:
+        """Lock the customer's row until the unit ends, as ``get(..., for_update=True)``
+        does, without reading the customer. False when no customer has this id (merge
+        records are not followed)."""
+
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         """The customer whose ``key`` (``"email"`` or ``"external_id"``) equals ``value``."""
 

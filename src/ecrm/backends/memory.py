@@ -234,6 +234,9 @@ class MemoryCustomerRepository:
     def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
         return _maybe(self._table.rows.get(customer_id))
 
+    def lock(self, customer_id: str) -> bool:
+        return customer_id in self._table.rows
+
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         if key == "id":
             return self.get(value)

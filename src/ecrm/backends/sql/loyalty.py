@@ -7,11 +7,11 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Result, bindparam, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
+from ecrm.backends.sql.repositories import IN_CHUNK, TENANT, _TenantScoped, tenant_of
 from ecrm.batching import chunks
 from ecrm.domain.loyalty import (
     LedgerEntry,
@@ -29,20 +29,34 @@ _lots = tables.point_lots
 _uses = tables.point_lot_uses
 _keys = tables.idempotency_keys
 
+# The statements of every earn and redeem, built once (see ``tenant_of``).
+_INSERT_KEY = insert(_keys)
+_GET_KEY = select(_keys.c.fingerprint, _keys.c.result_id).where(
+    tenant_of(_keys), _keys.c.scope == bindparam("scope"), _keys.c.key == bindparam("key"))
+_INSERT_TX = insert(_tx)
+_INSERT_ENTRIES = insert(_entries)
+_INSERT_USES = insert(_uses)
+_INSERT_LOT = insert(_lots)
+_UPDATE_REMAINING = (update(_lots)
+                     .where(tenant_of(_lots), _lots.c.id == bindparam("lot_id"))
+                     .values(remaining=bindparam("new_remaining")))
+_HELD_LOTS = select(_lots).where(tenant_of(_lots), _lots.c.remaining > 0,
+                                 _lots.c.customer_id == bindparam("customer_id"))
+_DEBT = select(func.coalesce(func.sum(_tx.c.debt), 0)).where(
+    tenant_of(_tx), _tx.c.customer_id == bindparam("customer_id"), _tx.c.debt != 0)
+
 
 class SQLIdempotencyRepository(_TenantScoped):
     """Idempotency keys in ``ecrm_idempotency_keys``."""
 
     def claim(self, scope: str, key: str, fingerprint: str, result_id: str,
               at: datetime) -> None:
-        self._conn.execute(insert(_keys), {
+        self._conn.execute(_INSERT_KEY, {
             "tenant_id": self._tenant, "scope": scope, "key": key,
             "fingerprint": fingerprint, "result_id": result_id, "created_at": at})
 
     def get(self, scope: str, key: str) -> tuple[str, str] | None:
-        row = self._conn.execute(
-            select(_keys.c.fingerprint, _keys.c.result_id)
-            .where(self._mine(_keys), _keys.c.scope == scope, _keys.c.key == key)).first()
+        row = self._run(_GET_KEY, scope=scope, key=key).first()
         return None if row is None else (row[0], row[1])
 
 
@@ -51,38 +65,36 @@ class SQLLoyaltyRepository(_TenantScoped):
 
     def add_transaction(self, transaction: PointsTransaction) -> None:
         t = self._tenant
-        self._conn.execute(insert(_tx), {
+        self._conn.execute(_INSERT_TX, {
             "tenant_id": t, "id": transaction.id, "customer_id": transaction.customer_id,
             "kind": transaction.kind.value, "points": transaction.points,
             "occurred_at": transaction.occurred_at, "reason": transaction.reason,
             "reference": transaction.reference, "reverses_id": transaction.reverses_id,
             "debt": transaction.debt, "written_off": transaction.written_off})
         if transaction.entries:
-            self._conn.execute(insert(_entries), [
+            self._conn.execute(_INSERT_ENTRIES, [
                 {"tenant_id": t, "transaction_id": transaction.id, "account": e.account,
                  "points": e.points} for e in transaction.entries])
         if transaction.lot_uses:
-            self._conn.execute(insert(_uses), [
+            self._conn.execute(_INSERT_USES, [
                 {"tenant_id": t, "transaction_id": transaction.id, "lot_id": u.lot_id,
                  "points": u.points} for u in transaction.lot_uses])
 
     def add_lot(self, lot: PointLot) -> None:
-        self._conn.execute(insert(_lots), {
+        self._conn.execute(_INSERT_LOT, {
             "tenant_id": self._tenant, "id": lot.id, "customer_id": lot.customer_id,
             "transaction_id": lot.transaction_id, "amount": lot.amount,
             "remaining": lot.remaining, "earned_at": lot.earned_at,
             "available_at": lot.available_at, "expires_at": lot.expires_at})
 
     def update_lots(self, lots: Iterable[PointLot]) -> None:
-        params = [{"lot_id": lot.id, "new_remaining": lot.remaining} for lot in lots]
+        params = [{TENANT: self._tenant, "lot_id": lot.id, "new_remaining": lot.remaining}
+                  for lot in lots]
         if params:
-            statement = (update(_lots)
-                         .where(self._mine(_lots), _lots.c.id == bindparam("lot_id"))
-                         .values(remaining=bindparam("new_remaining")))
-            self._conn.execute(statement, params)
+            self._conn.execute(_UPDATE_REMAINING, params)
 
     def lots(self, customer_id: str) -> list[PointLot]:
-        return self._lots_where(_lots.c.customer_id == customer_id, _lots.c.remaining > 0)
+        return _sorted_lots(self._run(_HELD_LOTS, customer_id=customer_id))
 
     def lots_by_id(self, lot_ids: Collection[str]) -> dict[str, PointLot]:
         found: dict[str, PointLot] = {}
@@ -102,9 +114,7 @@ class SQLLoyaltyRepository(_TenantScoped):
         return self._conn.execute(query.limit(1)).first() is not None
 
     def debt(self, customer_id: str) -> int:
-        query = select(func.coalesce(func.sum(_tx.c.debt), 0)).where(
-            self._mine(_tx), _tx.c.customer_id == customer_id, _tx.c.debt != 0)
-        return int(self._conn.execute(query).scalar_one())
+        return int(self._run(_DEBT, customer_id=customer_id).scalar_one())
 
     def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
         query = (select(_lots.c.customer_id).distinct()
@@ -119,8 +129,8 @@ class SQLLoyaltyRepository(_TenantScoped):
                               self._conn.execute(query)})
 
     def _lots_where(self, *conditions: ColumnElement[bool]) -> list[PointLot]:
-        query = select(_lots).where(self._mine(_lots), *conditions).order_by(_lots.c.id)
-        return [_lot_from_row(row) for row in self._conn.execute(query).mappings()]
+        return _sorted_lots(self._conn.execute(
+            select(_lots).where(self._mine(_lots), *conditions)))
 
     def _transactions_where(self, condition: ColumnElement[bool]) -> list[PointsTransaction]:
         rows = list(self._conn.execute(
@@ -144,6 +154,17 @@ class SQLLoyaltyRepository(_TenantScoped):
             for tx_id, group in groupby(rows, lambda r: r["transaction_id"]):
                 found[tx_id] = list(group)
         return found
+
+
+def _sorted_lots(result: Result[*tuple[Any, ...]]) -> list[PointLot]:
+    """The lots of ``result`` by id. Sorted here rather than by ``ORDER BY id``: SQLite
+    would serve that from the primary key and walk every lot of the tenant instead of
+    using the customer index (``Key`` sorts byte by byte, as Python does)."""
+    return sorted((_lot_from_row(row) for row in result.mappings()), key=_lot_id)
+
+
+def _lot_id(lot: PointLot) -> str:
+    return lot.id
 
 
 def _lot_from_row(row: Mapping[str, Any]) -> PointLot:

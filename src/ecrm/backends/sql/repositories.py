@@ -7,8 +7,9 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, func, insert, select, update
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy import Connection, Dialect, Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql import ColumnElement, Executable
 
 from ecrm.backends.base import CustomerKey
 from ecrm.backends.sql import rows, tables
@@ -20,6 +21,17 @@ from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund
 #: Bound parameters per IN list; stays under every driver's limit.
 IN_CHUNK = 500
 
+#: The bound parameter naming the tenant in statements built once (see :func:`tenant_of`).
+TENANT = "ecrm_tenant"
+
+
+def tenant_of(table: Table) -> ColumnElement[bool]:
+    """``table``'s tenant predicate for a statement built once, at import: the tenant is
+    bound at execution as ``TENANT`` (see :meth:`_TenantScoped._run`). Building a
+    statement and its cache key costs more than executing it on SQLite."""
+    return table.c.tenant_id == bindparam(TENANT)
+
+
 class _TenantScoped:
     """Base of every repository: a connection and the one tenant it may touch."""
 
@@ -30,11 +42,20 @@ class _TenantScoped:
     def _mine(self, table: Table) -> ColumnElement[bool]:
         return table.c.tenant_id == self._tenant
 
+    def _run(self, statement: Executable, **params: Any
+             ) -> CursorResult[*tuple[Any, ...]]:
+        """Execute a statement built with :func:`tenant_of`, for this tenant."""
+        return self._conn.execute(statement, {TENANT: self._tenant, **params})
+
 
 class SQLCustomerRepository(_TenantScoped):
     """Customers and merges in ``ecrm_customers`` / ``ecrm_customer_merges``."""
 
     _t = tables.customers
+    _get = select(_t).where(tenant_of(_t), _t.c.id == bindparam("customer_id"))
+    _get_for_update = _get.with_for_update()
+    _lock = (select(_t.c.id).where(tenant_of(_t), _t.c.id == bindparam("customer_id"))
+             .with_for_update())
 
     def add(self, customer: Customer) -> None:
         self._conn.execute(insert(self._t), rows.customer_params(self._tenant, customer))
@@ -45,11 +66,12 @@ class SQLCustomerRepository(_TenantScoped):
             _insert_many(self._conn, self._t, params)
 
     def get(self, customer_id: str, *, for_update: bool = False) -> Customer | None:
-        query = select(self._t).where(self._mine(self._t), self._t.c.id == customer_id)
-        if for_update:
-            query = query.with_for_update()
-        row = self._conn.execute(query).mappings().first()
+        query = self._get_for_update if for_update else self._get
+        row = self._run(query, customer_id=customer_id).mappings().first()
         return None if row is None else rows.customer_from_row(row)
+
+    def lock(self, customer_id: str) -> bool:
+        return self._run(self._lock, customer_id=customer_id).first() is not None
 
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         query = select(self._t).where(self._mine(self._t), self._t.c[key] == value)

@@ -155,6 +155,16 @@ class CustomerContract(ContractBase):
         order = record(crm, "late", a.id)
         assert order.customer_id == c.id
 
+    def test_lock_finds_a_customer_by_its_own_id_alone(self, crm: CRM) -> None:
+        survivor, duplicate = crm.customers.create(), crm.customers.create()
+        crm.customers.merge(survivor.id, duplicate.id)
+        with crm.backend.unit_of_work(crm.tenant) as uow:
+            assert uow.customers.lock(survivor.id) is True
+            assert uow.customers.lock(duplicate.id) is False  # callers follow the merge
+            assert uow.customers.lock("missing") is False
+        with crm.backend.unit_of_work("another-tenant") as uow:
+            assert uow.customers.lock(survivor.id) is False
+
     def test_merge_refuses_self_and_unknown(self, crm: CRM) -> None:
         a = crm.customers.create(name="a")
         with pytest.raises(ValidationError):
