@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ecrm.backends.base import UnitOfWork
+from ecrm.batching import each_new
 from ecrm.customers import lock_customer, resolve_customer
 from ecrm.domain import loyalty as rules
 from ecrm.domain import validation as check
@@ -192,23 +193,16 @@ class LoyaltyService:
     def expire_due(self, *, batch_size: int = 200) -> list[PointsTransaction]:
         """Expire every lot whose expiry has passed by the clock's now, one transaction per
         customer. Running it again finds nothing more to do."""
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValidationError("batch_size", "must be a positive integer")
+        size = check.positive_int("batch_size", batch_size)
         now = self._crm.clock.now()
         done: list[PointsTransaction] = []
-        seen: set[str] = set()
-        while True:
-            due = self._crm.transact(
-                lambda uow: uow.loyalty.customers_with_expired_lots(now, batch_size),
-                read_only=True)
-            fresh = [customer_id for customer_id in due if customer_id not in seen]
-            if not fresh:
-                return done
-            seen.update(fresh)
-            for customer_id in fresh:
-                tx = self._crm.transact(lambda uow, c=customer_id: self._expire(uow, c, now))
-                if tx is not None:
-                    done.append(tx)
+        due = each_new(lambda: self._crm.transact(
+            lambda uow: uow.loyalty.customers_with_expired_lots(now, size), read_only=True))
+        for customer_id in due:
+            tx = self._crm.transact(lambda uow, c=customer_id: self._expire(uow, c, now))
+            if tx is not None:
+                done.append(tx)
+        return done
 
     def balance(self, customer_id: str) -> PointsBalance:
         """Points held, spendable now and pending. :raises NotFound: no such customer."""

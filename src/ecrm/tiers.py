@@ -9,7 +9,6 @@ period ended (plus the grace period). Every change is recorded and fires
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -17,8 +16,10 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecrm.backends.base import UnitOfWork
+from ecrm.batching import each_new
 from ecrm.customers import resolve_customer
 from ecrm.domain import tiers as rules
+from ecrm.domain import validation as check
 from ecrm.domain.ids import new_id
 from ecrm.domain.tiers import ChangeReason, TierChange, TierPolicy, TierStatus
 from ecrm.errors import NotFound, ValidationError
@@ -94,11 +95,13 @@ class TierService:
         ended, the period decides the next tier; lower means a downgrade (never below the
         floor). Running it again finds nothing more to do."""
         policy = self._require_policy()
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValidationError("batch_size", "must be a positive integer")
+        size = check.positive_int("batch_size", batch_size)
         now = self._crm.clock.now()
+        before = now - policy.grace
         changes: list[TierChange] = []
-        for customer_id in self._due(now - policy.grace, batch_size):
+        due = each_new(lambda: self._crm.transact(
+            lambda uow: uow.tiers.due_for_review(before, size), read_only=True))
+        for customer_id in due:
             changes.extend(self._crm.transact(
                 lambda uow, c=customer_id: self._review(uow, policy, c, now)))
         return changes
@@ -157,17 +160,6 @@ class TierService:
             raise ValidationError("tiers", "the loyalty programme has no tier policy; pass "
                                            "LoyaltyProgram(tiers=TierPolicy(...))")
         return policy
-
-    def _due(self, before: datetime, batch_size: int) -> Iterator[str]:
-        seen: set[str] = set()
-        while True:
-            due = self._crm.transact(lambda uow: uow.tiers.due_for_review(before, batch_size),
-                                     read_only=True)
-            fresh = [c for c in due if c not in seen]
-            if not fresh:
-                return
-            seen.update(fresh)
-            yield from fresh
 
     def _review(self, uow: UnitOfWork, policy: TierPolicy, customer_id: str, now: datetime
                 ) -> list[TierChange]:

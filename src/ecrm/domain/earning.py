@@ -21,6 +21,7 @@ from typing import Protocol, runtime_checkable
 import attrs
 
 from ecrm.domain.customers import Customer
+from ecrm.domain.loyalty import bonus_points
 from ecrm.domain.money import check_currency, to_decimal
 from ecrm.domain.orders import Order, OrderLine, OrderStatus
 from ecrm.errors import ValidationError
@@ -102,10 +103,7 @@ def _factor(value: object) -> Decimal:
     return factor
 
 
-def _bonus_points(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValidationError("points", f"a bonus is a whole number >= 0, got {value!r}")
-    return value
+_bonus_points = bonus_points("points")
 
 
 @attrs.frozen

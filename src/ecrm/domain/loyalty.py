@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -149,6 +149,16 @@ def positive_points(field: str, value: object) -> int:
     if value > MAX_POINTS:
         raise ValidationError(field, f"at most {MAX_POINTS}")
     return value
+
+
+def bonus_points(field: str) -> Callable[[object], int]:
+    """A converter to a whole number of points, zero allowed (a bonus switched off)."""
+    def convert(value: object) -> int:
+        if value == 0 and type(value) is int:
+            return 0
+        return positive_points(field, value)
+
+    return convert
 
 
 def credit(tx_id: str, lot_id: str, customer_id: str, kind: TransactionKind, points: int,

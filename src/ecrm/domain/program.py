@@ -10,7 +10,7 @@ import attrs
 
 from ecrm.domain import validation as check
 from ecrm.domain.earning import BaseRate, EarnRule, Rounding
-from ecrm.domain.loyalty import ClawbackPolicy, positive_points
+from ecrm.domain.loyalty import ClawbackPolicy, bonus_points
 from ecrm.domain.referrals import ReferralReward
 from ecrm.domain.tiers import TierPolicy
 from ecrm.errors import ValidationError
@@ -55,13 +55,6 @@ def _zone(value: object) -> tzinfo:
         raise ValidationError("timezone", f"unknown time zone {value!r}") from None
 
 
-def _bonus(field: str) -> object:
-    def convert(value: object) -> int:
-        return 0 if value == 0 else positive_points(field, value)
-
-    return convert
-
-
 @attrs.frozen
 class LoyaltyProgram:
     """How orders and other events earn points. Pass it as ``CRM(..., loyalty=...)``.
@@ -92,11 +85,10 @@ class LoyaltyProgram:
                                                      converter=_duration("points_valid_for"))
     clawback: ClawbackPolicy = attrs.field(default=ClawbackPolicy.CAP_AT_ZERO,
                                            converter=check.choice(ClawbackPolicy, "clawback"))
-    signup_bonus: int = attrs.field(default=0, converter=_bonus("signup_bonus"))
-    review_bonus: int = attrs.field(default=0, converter=_bonus("review_bonus"))
+    signup_bonus: int = attrs.field(default=0, converter=bonus_points("signup_bonus"))
+    review_bonus: int = attrs.field(default=0, converter=bonus_points("review_bonus"))
     timezone: tzinfo = attrs.field(default=timezone.utc, converter=_zone)
     tiers: TierPolicy | None = attrs.field(default=None)
-
     referral: ReferralReward | None = attrs.field(default=None)
 
     @referral.validator

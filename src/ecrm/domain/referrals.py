@@ -3,12 +3,12 @@ customer's first order, once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import attrs
 
 from ecrm.domain.coupons import random_code
+from ecrm.domain.loyalty import bonus_points
 from ecrm.errors import ValidationError
 
 CODE_PREFIX = "R-"
@@ -30,22 +30,13 @@ def normalise_code(value: object) -> str:
     return code
 
 
-def _points(field: str) -> Callable[[object], int]:
-    def convert(value: object) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValidationError(field, f"a whole number of points >= 0, got {value!r}")
-        return value
-
-    return convert
-
-
 @attrs.frozen
 class ReferralReward:
     """Points for the referrer, the new customer (referee), or both, on the referee's
     first order."""
 
-    referrer_points: int = attrs.field(default=0, converter=_points("referrer_points"))
-    referee_points: int = attrs.field(default=0, converter=_points("referee_points"))
+    referrer_points: int = attrs.field(default=0, converter=bonus_points("referrer_points"))
+    referee_points: int = attrs.field(default=0, converter=bonus_points("referee_points"))
 
     def __attrs_post_init__(self) -> None:
         if not self.referrer_points and not self.referee_points:

@@ -189,8 +189,6 @@ class ProgrammeMachine(RuleBasedStateMachine):
 
     @invariant()
     def balances_add_up(self) -> None:
-        if not hasattr(self, "crm"):  # before open_shop
-            return
         for customer, wallet in self.wallets.items():
             balance = self.crm.loyalty.balance(customer)
             history = self.crm.loyalty.history(customer)
