@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from ecrm import CRM
-from ecrm.backends.sql import metadata
+from ecrm.backends.sql import SQLBackend, driver, make_engine, metadata
 from tests.workload import exercise_everything
 
 TABLES = sorted((t.name for t in metadata.sorted_tables), key=len, reverse=True)
@@ -47,6 +47,27 @@ def test_every_statement_carries_the_tenant(fixture: str, request: pytest.Fixtur
         exercise_everything(CRM(backend, tenant=f"audit-{uuid.uuid4().hex[:8]}"))
     finally:
         event.remove(backend.engine, "before_cursor_execute", capture)
+    assert_every_statement_is_scoped(statements)
+
+
+def test_statements_sent_straight_to_sqlite_carry_the_tenant_too(tmp_path) -> None:
+    """SQLite's own trace sees the statements of the driver path (which a statement
+    listener would switch off)."""
+    backend = SQLBackend(make_engine(f"sqlite:///{tmp_path / 'traced.db'}"))
+    backend.create_schema()
+    statements: list[str] = []
+
+    def trace(dbapi_connection, record, proxy) -> None:
+        dbapi_connection.set_trace_callback(statements.append)
+
+    event.listen(backend.engine, "checkout", trace)
+    with backend.engine.connect() as conn:
+        assert driver.usable(conn)
+    exercise_everything(CRM(backend, tenant="traced"))
+    assert_every_statement_is_scoped(statements)
+
+
+def assert_every_statement_is_scoped(statements: list[str]) -> None:
     data_statements = [s for s in statements if not CONTROL.match(s)]
     assert len(set(data_statements)) > 25  # the workload really ran
     offenders = {s: unscoped_tables(s) for s in data_statements if unscoped_tables(s)}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, update
 
 from ecrm.backends.base import Capability
-from ecrm.backends.sql import tables
+from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
@@ -98,9 +98,10 @@ class SQLBackend:
         """A transaction (engine mode) or a savepoint in the host's transaction."""
         if self._connection is None:
             with translated(), self._engine.connect() as conn:
-                conn.execution_options(ecrm_read_only=read_only)
+                direct = driver.usable(conn, fresh=True)
+                conn.execution_options(ecrm_read_only=read_only, ecrm_direct=direct)
                 with conn.begin():
-                    uow = SQLUnitOfWork(conn, tenant)
+                    uow = SQLUnitOfWork(conn, tenant, direct=direct)
                     yield uow
             for callback in uow.callbacks:
                 callback()
@@ -108,25 +109,27 @@ class SQLBackend:
             with translated():
                 _begin_host_transaction(self._connection)
                 with self._connection.begin_nested():
-                    uow = SQLUnitOfWork(self._connection, tenant)
+                    uow = SQLUnitOfWork(self._connection, tenant,
+                                        direct=driver.usable(self._connection))
                     yield uow
             self._host_notifications.add(uow.callbacks)
 
 
 class SQLUnitOfWork:
-    """Repositories sharing one connection and one tenant."""
+    """Repositories sharing one connection and one tenant. With ``direct`` their hot
+    statements go straight to the driver (see :mod:`ecrm.backends.sql.driver`)."""
 
-    def __init__(self, conn: Connection, tenant: str) -> None:
+    def __init__(self, conn: Connection, tenant: str, *, direct: bool = False) -> None:
         self.tenant = tenant
         self.callbacks: list[Callable[[], None]] = []
-        self.customers = SQLCustomerRepository(conn, tenant)
-        self.accounts = SQLAccountRepository(conn, tenant)
-        self.orders = SQLOrderRepository(conn, tenant)
-        self.loyalty = SQLLoyaltyRepository(conn, tenant)
-        self.idempotency = SQLIdempotencyRepository(conn, tenant)
-        self.tiers = SQLTierRepository(conn, tenant)
-        self.referrals = SQLReferralRepository(conn, tenant)
-        self.coupons = SQLCouponRepository(conn, tenant)
+        self.customers = SQLCustomerRepository(conn, tenant, direct=direct)
+        self.accounts = SQLAccountRepository(conn, tenant, direct=direct)
+        self.orders = SQLOrderRepository(conn, tenant, direct=direct)
+        self.loyalty = SQLLoyaltyRepository(conn, tenant, direct=direct)
+        self.idempotency = SQLIdempotencyRepository(conn, tenant, direct=direct)
+        self.tiers = SQLTierRepository(conn, tenant, direct=direct)
+        self.referrals = SQLReferralRepository(conn, tenant, direct=direct)
+        self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
@@ -183,5 +186,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        read_only = conn.get_execution_options().get("ecrm_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        statement = "BEGIN" if options.get("ecrm_read_only", False) else "BEGIN IMMEDIATE"
+        direct = options.get("ecrm_direct")  # None on a host's connection: ask
+        if direct or (direct is None and driver.usable(conn)):
+            driver.plain(conn, statement)
+        else:
+            conn.exec_driver_sql(statement)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Result, bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
@@ -42,6 +42,7 @@ _UPDATE_REMAINING = (update(_lots)
                      .values(remaining=bindparam("new_remaining")))
 _HELD_LOTS = select(_lots).where(tenant_of(_lots), _lots.c.remaining > 0,
                                  _lots.c.customer_id == bindparam("customer_id"))
+_LOT_COLUMNS = tuple(_HELD_LOTS.selected_columns.keys())
 _DEBT = select(func.coalesce(func.sum(_tx.c.debt), 0)).where(
     tenant_of(_tx), _tx.c.customer_id == bindparam("customer_id"), _tx.c.debt != 0)
 
@@ -51,13 +52,13 @@ class SQLIdempotencyRepository(_TenantScoped):
 
     def claim(self, scope: str, key: str, fingerprint: str, result_id: str,
               at: datetime) -> None:
-        self._conn.execute(_INSERT_KEY, {
+        self._write(_INSERT_KEY, {
             "tenant_id": self._tenant, "scope": scope, "key": key,
             "fingerprint": fingerprint, "result_id": result_id, "created_at": at})
 
     def get(self, scope: str, key: str) -> tuple[str, str] | None:
-        row = self._run(_GET_KEY, scope=scope, key=key).first()
-        return None if row is None else (row[0], row[1])
+        found = self._rows(_GET_KEY, scope=scope, key=key)
+        return (found[0][0], found[0][1]) if found else None
 
 
 class SQLLoyaltyRepository(_TenantScoped):
@@ -65,23 +66,23 @@ class SQLLoyaltyRepository(_TenantScoped):
 
     def add_transaction(self, transaction: PointsTransaction) -> None:
         t = self._tenant
-        self._conn.execute(_INSERT_TX, {
+        self._write(_INSERT_TX, {
             "tenant_id": t, "id": transaction.id, "customer_id": transaction.customer_id,
             "kind": transaction.kind.value, "points": transaction.points,
             "occurred_at": transaction.occurred_at, "reason": transaction.reason,
             "reference": transaction.reference, "reverses_id": transaction.reverses_id,
             "debt": transaction.debt, "written_off": transaction.written_off})
         if transaction.entries:
-            self._conn.execute(_INSERT_ENTRIES, [
+            self._write(_INSERT_ENTRIES, [
                 {"tenant_id": t, "transaction_id": transaction.id, "account": e.account,
                  "points": e.points} for e in transaction.entries])
         if transaction.lot_uses:
-            self._conn.execute(_INSERT_USES, [
+            self._write(_INSERT_USES, [
                 {"tenant_id": t, "transaction_id": transaction.id, "lot_id": u.lot_id,
                  "points": u.points} for u in transaction.lot_uses])
 
     def add_lot(self, lot: PointLot) -> None:
-        self._conn.execute(_INSERT_LOT, {
+        self._write(_INSERT_LOT, {
             "tenant_id": self._tenant, "id": lot.id, "customer_id": lot.customer_id,
             "transaction_id": lot.transaction_id, "amount": lot.amount,
             "remaining": lot.remaining, "earned_at": lot.earned_at,
@@ -91,10 +92,10 @@ class SQLLoyaltyRepository(_TenantScoped):
         params = [{TENANT: self._tenant, "lot_id": lot.id, "new_remaining": lot.remaining}
                   for lot in lots]
         if params:
-            self._conn.execute(_UPDATE_REMAINING, params)
+            self._write(_UPDATE_REMAINING, params)
 
     def lots(self, customer_id: str) -> list[PointLot]:
-        return _sorted_lots(self._run(_HELD_LOTS, customer_id=customer_id))
+        return _sorted_lots(self._rows(_HELD_LOTS, customer_id=customer_id))
 
     def lots_by_id(self, lot_ids: Collection[str]) -> dict[str, PointLot]:
         found: dict[str, PointLot] = {}
@@ -114,7 +115,7 @@ class SQLLoyaltyRepository(_TenantScoped):
         return self._conn.execute(query.limit(1)).first() is not None
 
     def debt(self, customer_id: str) -> int:
-        return int(self._run(_DEBT, customer_id=customer_id).scalar_one())
+        return int(self._rows(_DEBT, customer_id=customer_id)[0][0])
 
     def customers_with_expired_lots(self, now: datetime, limit: int) -> list[str]:
         query = (select(_lots.c.customer_id).distinct()
@@ -156,11 +157,13 @@ class SQLLoyaltyRepository(_TenantScoped):
         return found
 
 
-def _sorted_lots(result: Result[*tuple[Any, ...]]) -> list[PointLot]:
-    """The lots of ``result`` by id. Sorted here rather than by ``ORDER BY id``: SQLite
-    would serve that from the primary key and walk every lot of the tenant instead of
-    using the customer index (``Key`` sorts byte by byte, as Python does)."""
-    return sorted((_lot_from_row(row) for row in result.mappings()), key=_lot_id)
+def _sorted_lots(rows: Iterable[Sequence[Any]]) -> list[PointLot]:
+    """The lots in ``rows`` (of ``select(_lots)``) by id. Sorted here rather than by
+    ``ORDER BY id``: SQLite would serve that from the primary key and walk every lot of
+    the tenant instead of using the customer index (``Key`` sorts byte by byte, as
+    Python does)."""
+    return sorted((_lot_from_row(dict(zip(_LOT_COLUMNS, row, strict=True))) for row in rows),
+                  key=_lot_id)
 
 
 def _lot_id(lot: PointLot) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import ColumnElement, Executable
 
 from ecrm.backends.base import CustomerKey
-from ecrm.backends.sql import rows, tables
+from ecrm.backends.sql import driver, rows, tables
 from ecrm.batching import chunks
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.money import from_minor
@@ -35,9 +35,11 @@ def tenant_of(table: Table) -> ColumnElement[bool]:
 class _TenantScoped:
     """Base of every repository: a connection and the one tenant it may touch."""
 
-    def __init__(self, conn: Connection, tenant: str) -> None:
+    def __init__(self, conn: Connection, tenant: str, *, direct: bool = False) -> None:
         self._conn = conn
         self._tenant = tenant
+        # Whether hot statements go straight to the driver (see ``driver.usable``).
+        self._direct = direct
 
     def _mine(self, table: Table) -> ColumnElement[bool]:
         return table.c.tenant_id == self._tenant
@@ -46,6 +48,23 @@ class _TenantScoped:
              ) -> CursorResult[*tuple[Any, ...]]:
         """Execute a statement built with :func:`tenant_of`, for this tenant."""
         return self._conn.execute(statement, {TENANT: self._tenant, **params})
+
+    def _rows(self, statement: Executable, **params: Any) -> Sequence[Sequence[Any]]:
+        """The rows of a SELECT built with :func:`tenant_of`, for this tenant; on the
+        driver when allowed (see :mod:`~ecrm.backends.sql.driver`)."""
+        bound = {TENANT: self._tenant, **params}
+        if self._direct:
+            return driver.rows(self._conn, statement, bound)
+        return list(self._conn.execute(statement, bound))
+
+    def _write(self, statement: Executable, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+               ) -> None:
+        """Execute a DML statement built once, with one set of parameters or several; on
+        the driver when allowed (see :mod:`~ecrm.backends.sql.driver`)."""
+        if self._direct:
+            driver.write(self._conn, statement, params)
+        else:
+            self._conn.execute(statement, params)
 
 
 class SQLCustomerRepository(_TenantScoped):
@@ -71,7 +90,7 @@ class SQLCustomerRepository(_TenantScoped):
         return None if row is None else rows.customer_from_row(row)
 
     def lock(self, customer_id: str) -> bool:
-        return self._run(self._lock, customer_id=customer_id).first() is not None
+        return bool(self._rows(self._lock, customer_id=customer_id))
 
     def find(self, key: CustomerKey, value: str) -> Customer | None:
         query = select(self._t).where(self._mine(self._t), self._t.c[key] == value)

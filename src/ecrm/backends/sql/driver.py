@@ -1,0 +1,162 @@
+"""Running ecrm's hottest statements straight on SQLite's DB-API connection.
+
+SQLite executes a small statement in a few microseconds; SQLAlchemy's execution path
+around it (execution context, events, result object) costs several times that, which
+is most of the time of a points earn or redeem. For a handful of statements built once
+at import (see :func:`~ecrm.backends.sql.repositories.tenant_of`), ecrm compiles each
+once per dialect with SQLAlchemy and then sends it to ``sqlite3`` itself, on the same
+connection and in the same transaction, with the same type conversions.
+
+It steps aside, and SQLAlchemy runs everything, whenever someone could tell the
+difference: on other databases or drivers, when the engine echoes or logs statements,
+when statement or error events have listeners (tracing, auditing), or when the
+connection translates schema names. Driver errors are wrapped as SQLAlchemy wraps them,
+so ecrm's error translation sees the same exceptions either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from sqlalchemy import Connection, Dialect
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+#: Connection events that watch statements: any listener sends every statement through
+#: SQLAlchemy so that the listener sees it.
+_WATCHING_EVENTS = ("before_execute", "after_execute", "before_cursor_execute",
+                    "after_cursor_execute")
+
+Params = Mapping[str, Any]
+Processor = Callable[[Any], Any] | None
+
+
+@attrs.frozen
+class _Compiled:
+    """A statement compiled for one dialect, with its parameter and result conversions."""
+
+    sql: str
+    defaults: dict[str, Any]  # values bound at build time, e.g. ``remaining > 0``
+    binds: tuple[tuple[str, Processor], ...]  # positional order
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns to convert
+
+    def parameters(self, params: Params) -> tuple[Any, ...]:
+        values = {**self.defaults, **params} if self.defaults else params
+        return tuple([values[name] if convert is None else convert(values[name])
+                      for name, convert in self.binds])
+
+    def rows(self, raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        if not self.results:
+            return raw
+        converted = []
+        for values in raw:
+            row = list(values)
+            for index, convert in self.results:
+                row[index] = convert(row[index])
+            converted.append(tuple(row))
+        return converted
+
+
+_compiled: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]],
+                                                    _Compiled]] = weakref.WeakKeyDictionary()
+
+
+def usable(conn: Connection, *, fresh: bool = False) -> bool:
+    """Whether statements on ``conn`` may skip SQLAlchemy's execution path. ``fresh``:
+    ecrm has just checked ``conn`` out of its engine, so no listener can be on the
+    connection itself, only on the engine (a cheaper check)."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite" or dialect.driver != "pysqlite":
+        return False
+    if conn.engine.echo or conn.engine.logger.isEnabledFor(logging.INFO):
+        return False
+    dispatch = conn.engine.dispatch if fresh else conn.dispatch
+    if any(getattr(dispatch, name) for name in _WATCHING_EVENTS):
+        return False
+    if dialect.dispatch.handle_error or dialect.dispatch.do_execute:
+        return False
+    return "schema_translate_map" not in conn.get_execution_options()
+
+
+def rows(conn: Connection, statement: Executable, params: Params) -> list[tuple[Any, ...]]:
+    """The rows of a SELECT, converted as SQLAlchemy converts them."""
+    compiled = _compile(conn.dialect, statement, tuple(params))
+    sqlite = _sqlite3_connection(conn)
+    cursor = _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
+    return compiled.rows(cursor.fetchall())
+
+
+def write(conn: Connection, statement: Executable, params: Params | Sequence[Params]) -> None:
+    """Execute an INSERT, UPDATE or DELETE once, or once per mapping of a sequence."""
+    sqlite = _sqlite3_connection(conn)
+    if isinstance(params, Mapping):
+        compiled = _compile(conn.dialect, statement, tuple(params))
+        _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
+    else:
+        compiled = _compile(conn.dialect, statement, tuple(params[0]))
+        _call(conn.dialect, sqlite.executemany, compiled.sql,
+              [compiled.parameters(p) for p in params])
+
+
+def plain(conn: Connection, sql: str) -> None:
+    """Execute SQL text without parameters, such as ``BEGIN IMMEDIATE``."""
+    _call(conn.dialect, _sqlite3_connection(conn).execute, sql, ())
+
+
+def _sqlite3_connection(conn: Connection) -> Any:
+    """The ``sqlite3.Connection`` under ``conn`` (checked out while ``conn`` is open)."""
+    found = conn.connection.driver_connection
+    assert found is not None, "the connection is closed"
+    return found
+
+
+def _call(dialect: Dialect, run: Callable[[str, Any], Any], sql: str, values: Any) -> Any:
+    """``run(sql, values)``, raising driver errors as SQLAlchemy's ``DBAPIError``
+    subclasses, as its own execution path does, so that
+    :func:`~ecrm.backends.sql.errors.translated` maps them the same way."""
+    base = dialect.loaded_dbapi.Error
+    try:
+        return run(sql, values)
+    except base as error:
+        raise sa_exc.DBAPIError.instance(sql, values, error, base, dialect=dialect) from error
+
+
+def _compile(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Compiled:
+    """The statement compiled for ``dialect`` and these parameter names, from the cache.
+    Only statements built once (module or class constants) come here, so it stays small."""
+    by_statement = _compiled.setdefault(dialect, {})
+    found = by_statement.get((statement, keys))
+    if found is None:
+        found = by_statement[(statement, keys)] = _compile_new(dialect, statement, keys)
+    return found
+
+
+def _compile_new(dialect: Dialect, statement: Executable, keys: tuple[str, ...]
+                 ) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))  # type: ignore[attr-defined]
+    assert isinstance(compiled, SQLCompiler)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError(f"statement needs render-time parameters: {compiled.string}")
+    if not dialect.positional or compiled.positiontup is None:
+        raise ValueError(f"expected a positional paramstyle, got {dialect.paramstyle!r}")
+    binds = tuple((name, _bind_processor(compiled, dialect, name))
+                  for name in compiled.positiontup)
+    columns = getattr(statement, "selected_columns", ())
+    processors = (column.type.dialect_impl(dialect).result_processor(dialect, None)
+                  for column in columns)
+    results = tuple((index, convert) for index, convert in enumerate(processors)
+                    if convert is not None)
+    # Values fixed when the statement was built (``remaining > 0``); required ones come
+    # with each call, and a missing one is a KeyError rather than a silent NULL.
+    defaults = {name: compiled.params[name] for name in compiled.positiontup
+                if not compiled.binds[name].required}
+    return _Compiled(compiled.string, defaults, binds, results)
+
+
+def _bind_processor(compiled: SQLCompiler, dialect: Dialect, name: str) -> Processor:
+    return compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
