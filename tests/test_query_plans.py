@@ -4,6 +4,7 @@ rather than walking every row of the tenant."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import event
@@ -12,31 +13,57 @@ from ecrm import CRM
 from ecrm.backends.sql import SQLBackend
 
 
+def test_timeline_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    customer = crm.customers.create().id
+    crm.interactions.import_many({"customer_id": crm.customers.create().id if n % 2 else
+                                  customer, "channel": "web", "kind": "page_view"}
+                                 for n in range(20))
+    crm.loyalty.earn(customer, 10, key="k")
+    selects = _selects_of(sqlite_backend, lambda: [
+        crm.interactions.timeline(customer, limit=3, after=crm.interactions.timeline(
+            customer, limit=3).next_cursor),
+        crm.interactions.timeline(customer, channels=["web"], kinds=["page_view"])])
+    assert any("ecrm_interactions" in s for s, _ in selects)
+    _assert_no_walks(sqlite_backend, selects)
+
+
 def test_points_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
     crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
     others = [crm.customers.create().id for _ in range(3)]
     for n, other in enumerate(others):
         crm.loyalty.earn(other, 10, key=f"other-{n}")
     customer = crm.customers.create().id
+    selects = _selects_of(sqlite_backend, lambda: [
+        crm.loyalty.earn(customer, 50, key="e1"),
+        crm.loyalty.earn(customer, 30, key="e2", expires_at=crm.clock.now() + timedelta(1)),
+        crm.loyalty.redeem(customer, 40, key="r1"),
+        crm.loyalty.balance(customer),
+        crm.loyalty.history(customer),
+        crm.loyalty.lots(customer)])
+    assert any("ecrm_point_lots" in s for s, _ in selects)
+    _assert_no_walks(sqlite_backend, selects)
+
+
+def _selects_of(backend: SQLBackend, work: Callable[[], object]) -> list[tuple[str, object]]:
+    """The SELECT statements ``work`` sends, with their parameters."""
     selects: list[tuple[str, object]] = []
 
     def capture(conn, cursor, statement, parameters, context, executemany) -> None:
         if statement.lstrip().upper().startswith("SELECT"):
             selects.append((statement, parameters))
 
-    engine = sqlite_backend.engine
-    event.listen(engine, "before_cursor_execute", capture)
+    event.listen(backend.engine, "before_cursor_execute", capture)
     try:
-        crm.loyalty.earn(customer, 50, key="e1")
-        crm.loyalty.earn(customer, 30, key="e2", expires_at=crm.clock.now() + timedelta(1))
-        crm.loyalty.redeem(customer, 40, key="r1")
-        crm.loyalty.balance(customer)
-        crm.loyalty.history(customer)
-        crm.loyalty.lots(customer)
+        work()
     finally:
-        event.remove(engine, "before_cursor_execute", capture)
-    assert any("ecrm_point_lots" in s for s, _ in selects)
-    with engine.connect() as conn:
+        event.remove(backend.engine, "before_cursor_execute", capture)
+    return selects
+
+
+def _assert_no_walks(backend: SQLBackend, selects: list[tuple[str, object]]) -> None:
+    """No statement scans a table or walks a whole tenant."""
+    with backend.engine.connect() as conn:
         for statement, parameters in selects:
             plan = [row[3] for row in conn.exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {statement}", parameters)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from ecrm import (
     CRM,
@@ -67,6 +67,26 @@ def exercise_everything(crm: CRM) -> None:
     assert earned.points == 100
     exercise_programme(crm)
     exercise_coupons(crm, one.id)
+    exercise_interactions(crm, one.id)
+
+
+def exercise_interactions(crm: CRM, customer_id: str) -> None:
+    """Record, import, page through the timeline with filters, and purge."""
+    cart = crm.interactions.record(customer_id, channel="web", kind="cart_add", sku="S",
+                                   occurred_at=WHEN, external_id="ev-1")
+    crm.interactions.record(customer_id, channel="web", kind="cart_add", sku="S",
+                            occurred_at=WHEN, external_id="ev-1")  # a replay
+    crm.interactions.get(cart.id)
+    crm.interactions.import_many([
+        {"customer_id": customer_id, "channel": "email", "kind": "email_opened",
+         "occurred_at": WHEN, "external_id": "ev-2"},
+        {"customer_external_id": "E1", "channel": "app", "kind": "page_view",
+         "occurred_at": WHEN}])
+    first = crm.interactions.timeline(customer_id, limit=2)
+    crm.interactions.timeline(customer_id, limit=2, after=first.next_cursor)
+    crm.interactions.timeline(customer_id, channels=["web"], kinds=["cart_add"])
+    crm.interactions.purge(older_than=timedelta(days=3650), channels=["app"],
+                           kinds=["page_view"])
 
 
 def exercise_programme(crm: CRM) -> None:

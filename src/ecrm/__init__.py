@@ -27,6 +27,7 @@ from ecrm.domain.earning import (
     Rounding,
     TierMultiplier,
 )
+from ecrm.domain.interactions import Channel, Interaction, InteractionKind
 from ecrm.domain.loyalty import (
     ClawbackPolicy,
     LedgerTotals,
@@ -39,6 +40,7 @@ from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStat
 from ecrm.domain.program import LoyaltyProgram
 from ecrm.domain.referrals import Referral, ReferralReward
 from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
+from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
     BackendError,
     ConflictError,
@@ -81,6 +83,11 @@ __all__ = [
     "TierPolicy",
     "TierStatus",
     "TransactionKind",
+    "Channel",
+    "Interaction",
+    "InteractionKind",
+    "TimelineEvent",
+    "TimelinePage",
     "CRM",
     "Account",
     "Address",

@@ -46,6 +46,7 @@ class CRM:
         from ecrm.accounts import AccountService
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
+        from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
         from ecrm.referrals import ReferralService
@@ -59,6 +60,7 @@ class CRM:
         self.customers = CustomerService(self)
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
+        self.interactions = InteractionService(self)
         self.loyalty = LoyaltyService(self, loyalty)
         self.tiers = TierService(self)
         self.coupons = CouponService(self)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.earning import EarnRule
+    from ecrm.domain.interactions import Channel, Interaction
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
     from ecrm.domain.referrals import Referral
@@ -81,6 +82,18 @@ def ecrm_earn_rules(crm: CRM) -> Iterable[EarnRule]:
     :return: earn rules to apply after the programme's own: objects with an
         ``evaluate(context)`` method returning :class:`ecrm.Bonus` and
         :class:`ecrm.Multiplier` effects (see :mod:`ecrm.domain.earning`).
+    """
+
+
+@hookspec
+def ecrm_channels(crm: CRM) -> Iterable[Channel]:
+    """Fires once, when the CRM first needs its channels (recording an interaction,
+    ``crm.interactions.channels``).
+
+    :return: :class:`ecrm.Channel` objects to add to the built-in channels (e-mail, phone,
+        web, ...), e.g. ``Channel("line", "LINE", can_send=True, can_receive=True)``. A
+        name may be contributed once: a second channel of the same name, or one that
+        shadows a built-in channel, is refused with :class:`ecrm.ValidationError`.
     """
 
 
@@ -181,4 +194,13 @@ def ecrm_referral_rewarded(crm: CRM, referral: Referral) -> None:
     """Fires after a referral's reward is committed (with the referee's first order).
 
     :param referral: the referral, with ``rewarded_at`` and ``order_id`` set.
+    """
+
+
+@hookspec
+def ecrm_interaction_recorded(crm: CRM, interaction: Interaction) -> None:
+    """Fires after a new interaction is committed (``record`` and each new row of
+    ``import_many``; not for replays).
+
+    :param interaction: the interaction as stored.
     """

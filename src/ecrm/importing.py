@@ -8,12 +8,12 @@ rejected with the field and reason.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, tzinfo
 from itertools import groupby
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import attrs
 
@@ -30,6 +30,8 @@ from ecrm.plugins import has_listeners
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
+
+C = TypeVar("C")
 
 
 @attrs.frozen
@@ -73,32 +75,47 @@ class ImportReport:
 # -- customers ---------------------------------------------------------------------------
 
 
-def import_customers(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size: int
-                     ) -> ImportReport:
-    """Insert customers in batches; see ``crm.customers.import_many``."""
+def import_in_batches(crm: CRM, rows: Iterable[object], batch_size: int,
+                      candidate: Callable[[object], C], key_of: Callable[[object], object],
+                      store: Callable[[UnitOfWork, list[tuple[int, C]]], ImportReport]
+                      ) -> ImportReport:
+    """The bulk import loop: ``rows`` in batches, each row checked by ``candidate``
+    (ValidationError: rejected under ``key_of(row)``), each batch's candidates, with their
+    row index, stored by ``store`` in one unit of work (retried as a whole on a lost race
+    for a unique key)."""
     report = ImportReport()
-    for batch in chunks(enumerate(rows), _batch_size(batch_size)):
+    for batch in chunks(enumerate(rows), checked_batch_size(batch_size)):
         batch_report = ImportReport()
         candidates = []
         for index, row in batch:
             try:
-                candidates.append((index, _customer_candidate(crm, row)))
+                candidates.append((index, candidate(row)))
             except ValidationError as error:
-                batch_report.reject(index, _customer_key(row), error)
-        stored = crm.transact(lambda uow, batch=candidates: _store_customers(crm, uow, batch),
-                              replay_on_duplicate=True)
-        batch_report.add(stored)
-        batch_report.rejected.sort(key=lambda row: row.index)
+                batch_report.reject(index, key_of(row), error)
+        batch_report.add(_store_batch(crm, store, candidates))
+        batch_report.rejected.sort(key=lambda rejected: rejected.index)
         report.add(batch_report)
     return report
 
 
-def _customer_candidate(crm: CRM, row: Mapping[str, Any]) -> Customer:
+def _store_batch(crm: CRM, store: Callable[[UnitOfWork, list[tuple[int, C]]], ImportReport],
+                 candidates: list[tuple[int, C]]) -> ImportReport:
+    return crm.transact(lambda uow: store(uow, candidates), replay_on_duplicate=True)
+
+
+def import_customers(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size: int
+                     ) -> ImportReport:
+    """Insert customers in batches; see ``crm.customers.import_many``."""
+    return import_in_batches(crm, rows, batch_size, lambda row: _customer_candidate(crm, row),
+                             _customer_key, lambda uow, found: _store_customers(crm, uow, found))
+
+
+def _customer_candidate(crm: CRM, row: object) -> Customer:
     if not isinstance(row, Mapping):
         raise ValidationError("row", f"expected a mapping, got {type(row).__name__}")
     fields = dict(row)
     for name in ("signed_up_at",):
-        fields[name] = _datetime(name, fields.get(name))
+        fields[name] = parse_datetime(name, fields.get(name))
     fields["birth_date"] = _date("birth_date", fields.get("birth_date"))
     fields = {k: v for k, v in fields.items() if v is not None}
     return customer_rules.new_customer(new_id(), crm.clock.now(), fields)
@@ -162,29 +179,17 @@ def _passes_customer_hooks(crm: CRM, index: int, customer: Customer, report: Imp
 def import_orders(crm: CRM, rows: Iterable[Mapping[str, Any]], *, batch_size: int
                   ) -> ImportReport:
     """Record orders in batches; see ``crm.orders.import_many``."""
-    report = ImportReport()
-    for batch in chunks(enumerate(rows), _batch_size(batch_size)):
-        batch_report = ImportReport()
-        candidates = []
-        for index, row in batch:
-            try:
-                candidates.append((index, *_order_candidate(crm, row)))
-            except ValidationError as error:
-                key = row.get("order_id") if isinstance(row, Mapping) else None
-                batch_report.reject(index, key, error)
-        stored = crm.transact(lambda uow, batch=candidates: _store_orders(crm, uow, batch),
-                              replay_on_duplicate=True)
-        batch_report.add(stored)
-        batch_report.rejected.sort(key=lambda row: row.index)
-        report.add(batch_report)
-    return report
+    return import_in_batches(
+        crm, rows, batch_size, lambda row: _order_candidate(crm, row),
+        lambda row: row.get("order_id") if isinstance(row, Mapping) else None,
+        lambda uow, found: _store_orders(crm, uow, found))
 
 
 _ORDER_FIELDS = frozenset({"order_id", "customer_id", "customer_external_id", "placed_at",
                            "lines", "channel", "currency"})
 
 
-def _order_candidate(crm: CRM, row: Mapping[str, Any]) -> tuple[Order, str]:
+def _order_candidate(crm: CRM, row: object) -> tuple[Order, str]:
     """The order a row describes, its ``customer_id`` still the raw reference, and which
     customer key (``"id"`` or ``"external_id"``) that reference is."""
     if not isinstance(row, Mapping):
@@ -200,26 +205,25 @@ def _order_candidate(crm: CRM, row: Mapping[str, Any]) -> tuple[Order, str]:
     currency = row.get("currency") or crm.currency
     order = order_rules.build_order(
         order_id=row.get("order_id"), customer_id=ref,
-        placed_at=_datetime("placed_at", row.get("placed_at")),
+        placed_at=parse_datetime("placed_at", row.get("placed_at")),
         lines=_lines(row.get("lines")), channel=row.get("channel"), currency=currency,
         now=crm.clock.now(),
     )
     return order, key
 
 
-def _store_orders(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Order, str]]
-                  ) -> ImportReport:
+def _store_orders(crm: CRM, uow: UnitOfWork,
+                  candidates: list[tuple[int, tuple[Order, str]]]) -> ImportReport:
     report = ImportReport()
-    customer_ids = _resolve_references(uow, candidates)
-    stored = uow.orders.get_many({order.order_id for _, order, _ in candidates})
+    customer_ids = resolve_references(uow, [(key, order.customer_id)
+                                            for _, (order, key) in candidates])
+    stored = uow.orders.get_many({order.order_id for _, (order, _) in candidates})
     validate = has_listeners(crm.plugin_manager, "ecrm_validate_order")
     fresh: dict[str, Order] = {}
-    for index, order, key in candidates:
+    for index, (order, key) in candidates:
         survivor = customer_ids.get((key, order.customer_id))
         if survivor is None:
-            field = "customer_external_id" if key == "external_id" else "customer_id"
-            report.reject(index, order.order_id, ValidationError(
-                field, f"no customer {order.customer_id!r}"))
+            report.reject(index, order.order_id, no_customer(key, order.customer_id))
             continue
         order = order_rules.with_customer(order, survivor)
         earlier = stored.get(order.order_id) or fresh.get(order.order_id)
@@ -245,12 +249,19 @@ def _store_orders(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Order, 
     return report
 
 
-def _resolve_references(uow: UnitOfWork, candidates: list[tuple[int, Order, str]]
-                        ) -> dict[tuple[str, str], str]:
-    """Map each (key, reference) to the id of the customer it names, following merges."""
+def no_customer(key: str, reference: str) -> ValidationError:
+    """The error of a row whose customer reference (by ``key``) names nobody."""
+    field = "customer_external_id" if key == "external_id" else "customer_id"
+    return ValidationError(field, f"no customer {reference!r}")
+
+
+def resolve_references(uow: UnitOfWork, references: Iterable[tuple[str, str]]
+                       ) -> dict[tuple[str, str], str]:
+    """Map each ``(key, reference)``, key ``"id"`` or ``"external_id"``, to the id of the
+    customer it names, following merges; unknown references are left out."""
     wanted: dict[str, set[str]] = {"id": set(), "external_id": set()}
-    for _, order, key in candidates:
-        wanted[key].add(order.customer_id)
+    for key, reference in references:
+        wanted[key].add(reference)
     found = {(key, ref): cid for key, refs in wanted.items()
              for ref, cid in uow.customers.ids_by(key, refs).items()}
     for ref in wanted["id"]:
@@ -266,7 +277,7 @@ def _resolve_references(uow: UnitOfWork, candidates: list[tuple[int, Order, str]
 # -- coercion of text input (CSV, JSON) --------------------------------------------------
 
 
-def _datetime(field: str, value: object) -> object:
+def parse_datetime(field: str, value: object) -> object:
     """Parse ISO 8601 text; other values pass through to the domain's checks."""
     if not isinstance(value, str):
         return value
@@ -311,7 +322,8 @@ def _line(index: int, line: object) -> object:
     return line
 
 
-def _batch_size(value: int) -> int:
+def checked_batch_size(value: int) -> int:
+    """``batch_size``, a positive integer."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError("batch_size", "must be a positive integer")
     return value

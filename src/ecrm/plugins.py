@@ -69,7 +69,7 @@ NOTIFICATIONS = (
     "ecrm_customer_created", "ecrm_customer_updated", "ecrm_customers_merged",
     "ecrm_order_recorded", "ecrm_order_refunded", "ecrm_order_cancelled",
     "ecrm_points_changed", "ecrm_tier_changed", "ecrm_coupon_redeemed",
-    "ecrm_coupon_use_restored", "ecrm_referral_rewarded",
+    "ecrm_coupon_use_restored", "ecrm_referral_rewarded", "ecrm_interaction_recorded",
 )
 
 

@@ -15,10 +15,12 @@ from typing import Protocol
 
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
 from ecrm.domain.referrals import Referral
 from ecrm.domain.tiers import TierChange, TierStatus
+from ecrm.domain.timeline import Before
 
 #: Customer fields with a unique index per tenant, and ``id`` itself.
 CustomerKey = str  # "id" | "email" | "external_id"
@@ -136,6 +138,45 @@ class OrderRepository(Protocol):
             str, CustomerOrderSummary]:
         """The same for many customers (all with orders when ``customer_ids`` is None)."""
 
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 channels: Collection[str] | None) -> list[Order]:
+        """Up to ``limit`` of the customer's orders with ``(placed_at, order_id)`` below
+        ``before`` (all when None), newest first; only ``channels`` when given."""
+
+
+class InteractionRepository(Protocol):
+    """Interactions (touchpoints) of the unit of work's tenant."""
+
+    def add(self, interaction: Interaction) -> None:
+        """Insert; raise ``DuplicateKey`` if the id, or the external id on its channel, is
+        taken."""
+
+    def add_many(self, interactions: Collection[Interaction]) -> None:
+        """Insert a batch; the caller has already checked the external ids."""
+
+    def get(self, interaction_id: str) -> Interaction | None:
+        """The interaction, or None."""
+
+    def by_external_id(self, channel: str, external_id: str) -> Interaction | None:
+        """The interaction recorded with this external id on ``channel``, or None."""
+
+    def by_external_ids(self, channel: str, external_ids: Collection[str]
+                        ) -> dict[str, Interaction]:
+        """The interactions recorded on ``channel`` under any of ``external_ids``, by
+        external id."""
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 channels: Collection[str] | None, kinds: Collection[str] | None
+                 ) -> list[Interaction]:
+        """Up to ``limit`` of the customer's interactions with ``(occurred_at, id)`` below
+        ``before`` (all when None), newest first; only ``channels`` and ``kinds`` when
+        given. Must stay fast for a customer with millions of interactions (an index)."""
+
+    def delete_older(self, before: datetime, *, channels: Collection[str] | None,
+                     kinds: Collection[str] | None, limit: int) -> int:
+        """Delete up to ``limit`` interactions that occurred before ``before`` (only
+        ``channels`` and ``kinds`` when given); how many were deleted."""
+
 
 class IdempotencyRepository(Protocol):
     """Keys claimed by idempotent writes, per scope (``"points"``, ...)."""
@@ -171,6 +212,12 @@ class LoyaltyRepository(Protocol):
 
     def transactions(self, customer_id: str) -> list[PointsTransaction]:
         """The customer's transactions, oldest first (ties by id)."""
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 kinds: Collection[str] | None) -> list[PointsTransaction]:
+        """Up to ``limit`` of the customer's transactions with ``(occurred_at, id)`` below
+        ``before`` (all when None), newest first; only those whose ``kind`` value is in
+        ``kinds`` when given."""
 
     def is_reversed(self, transaction_id: str) -> bool:
         """True when a reversal of the transaction exists."""
@@ -295,6 +342,10 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepository:
         """Orders, lines and refunds."""
+
+    @property
+    def interactions(self) -> InteractionRepository:
+        """Interactions (touchpoints)."""
 
     @property
     def loyalty(self) -> LoyaltyRepository:

@@ -7,6 +7,7 @@ backend keeps the same all-or-nothing promise as a database.
 from __future__ import annotations
 
 import copy
+import heapq
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,13 +19,16 @@ import attrs
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
+from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledger_totals
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
 from ecrm.domain.referrals import Referral
 from ecrm.domain.tiers import TierChange, TierStatus
+from ecrm.domain.timeline import Before
 from ecrm.errors import DuplicateKey
 
 Row = TypeVar("Row", Customer, Account)
+Event = TypeVar("Event")
 
 
 class _Table:
@@ -113,11 +117,15 @@ class _TenantData:
         self.coupon_issues = _Table("coupon_issues", self.journal)
         self.referral_codes = _Table("referral_codes", self.journal)
         self.referrals = _Table("referrals", self.journal)
+        self.interactions = _Table("interactions", self.journal)
+        # "channel external_id" -> interaction id: the unique external id per channel.
+        self.interaction_sources = _Table("interactions.external_id", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
         """Tables whose rows carry customer ids that follow a merge, with those fields."""
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
-                 self.coupon_redemptions, self.coupon_issues, self.referral_codes]
+                 self.coupon_redemptions, self.coupon_issues, self.referral_codes,
+                 self.interactions]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -187,6 +195,7 @@ class MemoryUnitOfWork:
         self.customers = MemoryCustomerRepository(data)
         self.accounts = MemoryAccountRepository(data)
         self.orders = MemoryOrderRepository(data)
+        self.interactions = MemoryInteractionRepository(data)
         self.loyalty = MemoryLoyaltyRepository(data)
         self.idempotency = MemoryIdempotencyRepository(data)
         self.tiers = MemoryTierRepository(data)
@@ -215,6 +224,16 @@ def _detached(row: Row) -> Row:
 
 def _maybe(row: Row | None) -> Row | None:
     return None if row is None else _detached(row)
+
+
+def _newest_first(rows: Iterable[Event], key: Callable[[Event], tuple[datetime, str]],
+                  before: Before | None, limit: int) -> list[Event]:
+    """Up to ``limit`` rows with ``key(row)`` (a time and an id) below ``before``,
+    largest key first: a timeline slice."""
+    if before is not None:
+        bound = (before.at, before.id)
+        rows = (row for row in rows if key(row) < bound)
+    return heapq.nlargest(limit, rows, key=key)
 
 
 class MemoryCustomerRepository:
@@ -322,6 +341,12 @@ class MemoryOrderRepository:
         found = [o for o in self._orders.rows.values() if o.customer_id == customer_id]
         return sorted(found, key=lambda o: (o.placed_at, o.order_id))
 
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 channels: Collection[str] | None) -> list[Order]:
+        mine = (o for o in self._orders.rows.values() if o.customer_id == customer_id
+                and (channels is None or o.channel in channels))
+        return _newest_first(mine, lambda o: (o.placed_at, o.order_id), before, limit)
+
     def count_for_customer(self, customer_id: str) -> int:
         return sum(1 for o in self._orders.rows.values()
                    if o.customer_id == customer_id and o.status is not OrderStatus.CANCELLED)
@@ -365,6 +390,72 @@ class MemoryIdempotencyRepository:
         return self._table.rows.get(f"{scope}/{key}")
 
 
+class MemoryInteractionRepository:
+    """Interactions in a dict, with a unique external id per channel."""
+
+    def __init__(self, data: _TenantData) -> None:
+        self._table = data.interactions
+        self._sources = data.interaction_sources
+
+    def add(self, interaction: Interaction) -> None:
+        if interaction.external_id is not None:
+            source = _source_key(interaction.channel, interaction.external_id)
+            if source in self._sources.rows:
+                raise DuplicateKey("interactions.external_id", interaction.external_id)
+            self._sources.insert(source, interaction.id)
+        self._table.insert(interaction.id, _own_payload(interaction))
+
+    def add_many(self, interactions: Collection[Interaction]) -> None:
+        for interaction in interactions:
+            self.add(interaction)
+
+    def get(self, interaction_id: str) -> Interaction | None:
+        return _maybe_interaction(self._table.rows.get(interaction_id))
+
+    def by_external_id(self, channel: str, external_id: str) -> Interaction | None:
+        found = self._sources.rows.get(_source_key(channel, external_id))
+        return None if found is None else self.get(found)
+
+    def by_external_ids(self, channel: str, external_ids: Collection[str]
+                        ) -> dict[str, Interaction]:
+        found = {e: self.by_external_id(channel, e) for e in external_ids}
+        return {e: interaction for e, interaction in found.items() if interaction is not None}
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 channels: Collection[str] | None, kinds: Collection[str] | None
+                 ) -> list[Interaction]:
+        mine = (i for i in self._table.rows.values() if i.customer_id == customer_id
+                and (channels is None or i.channel in channels)
+                and (kinds is None or i.kind in kinds))
+        found = _newest_first(mine, lambda i: (i.occurred_at, i.id), before, limit)
+        return [_own_payload(i) for i in found]
+
+    def delete_older(self, before: datetime, *, channels: Collection[str] | None,
+                     kinds: Collection[str] | None, limit: int) -> int:
+        doomed = [i for i in self._table.rows.values() if i.occurred_at < before
+                  and (channels is None or i.channel in channels)
+                  and (kinds is None or i.kind in kinds)][:limit]
+        for interaction in doomed:
+            self._table.delete(interaction.id)
+            if interaction.external_id is not None:
+                self._sources.delete(_source_key(interaction.channel,
+                                                 interaction.external_id))
+        return len(doomed)
+
+
+def _source_key(channel: str, external_id: str) -> str:
+    return f"{channel} {external_id}"  # channel names hold no spaces
+
+
+def _own_payload(interaction: Interaction) -> Interaction:
+    """A copy whose payload is its own, so callers cannot change stored data."""
+    return attrs.evolve(interaction, payload=copy.deepcopy(dict(interaction.payload)))
+
+
+def _maybe_interaction(interaction: Interaction | None) -> Interaction | None:
+    return None if interaction is None else _own_payload(interaction)
+
+
 class MemoryLoyaltyRepository:
     """Point transactions and lots in dicts."""
 
@@ -396,6 +487,12 @@ class MemoryLoyaltyRepository:
     def transactions(self, customer_id: str) -> list[PointsTransaction]:
         found = [t for t in self._transactions.rows.values() if t.customer_id == customer_id]
         return sorted(found, key=lambda t: (t.occurred_at, t.id))
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 kinds: Collection[str] | None) -> list[PointsTransaction]:
+        mine = (t for t in self._transactions.rows.values() if t.customer_id == customer_id
+                and (kinds is None or t.kind.value in kinds))
+        return _newest_first(mine, lambda t: (t.occurred_at, t.id), before, limit)
 
     def is_reversed(self, transaction_id: str) -> bool:
         return any(t.reverses_id == transaction_id for t in self._transactions.rows.values())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timezone
 from typing import Any, TypeVar
 
@@ -160,6 +160,14 @@ def _json_value(field: str, value: Any) -> Any:
         return [_json_value(f"{field}[{i}]", item) for i, item in enumerate(value)]
     raise ValidationError(field, f"{type(value).__name__} is not JSON (use str, number, bool, "
                                  "None, list or mapping)")
+
+
+def names(field: str, values: object) -> list[object]:
+    """The items of a collection of names (a list, set or tuple; a lone string is
+    refused, as it would read as its letters)."""
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationError(field, "expected a collection of names, e.g. a list")
+    return list(values)
 
 
 def choice(kind: type[E], field: str) -> Callable[[object], E]:

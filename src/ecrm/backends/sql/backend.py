@@ -13,6 +13,7 @@ from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
+from ecrm.backends.sql.interactions import SQLInteractionRepository
 from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
 from ecrm.backends.sql.referrals import SQLReferralRepository
 from ecrm.backends.sql.repositories import (
@@ -125,6 +126,7 @@ class SQLUnitOfWork:
         self.customers = SQLCustomerRepository(conn, tenant, direct=direct)
         self.accounts = SQLAccountRepository(conn, tenant, direct=direct)
         self.orders = SQLOrderRepository(conn, tenant, direct=direct)
+        self.interactions = SQLInteractionRepository(conn, tenant, direct=direct)
         self.loyalty = SQLLoyaltyRepository(conn, tenant, direct=direct)
         self.idempotency = SQLIdempotencyRepository(conn, tenant, direct=direct)
         self.tiers = SQLTierRepository(conn, tenant, direct=direct)

@@ -11,7 +11,13 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, TENANT, _TenantScoped, tenant_of
+from ecrm.backends.sql.repositories import (
+    IN_CHUNK,
+    TENANT,
+    _TenantScoped,
+    older_than,
+    tenant_of,
+)
 from ecrm.batching import chunks
 from ecrm.domain.loyalty import (
     LedgerEntry,
@@ -22,6 +28,7 @@ from ecrm.domain.loyalty import (
     TransactionKind,
     ledger_totals,
 )
+from ecrm.domain.timeline import Before
 
 _tx = tables.point_transactions
 _entries = tables.point_entries
@@ -109,6 +116,20 @@ class SQLLoyaltyRepository(_TenantScoped):
 
     def transactions(self, customer_id: str) -> list[PointsTransaction]:
         return self._transactions_where(_tx.c.customer_id == customer_id)
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 kinds: Collection[str] | None) -> list[PointsTransaction]:
+        conditions = [_tx.c.customer_id == customer_id]
+        if before is not None:
+            conditions.append(older_than(_tx.c.occurred_at, _tx.c.id, before))
+        if kinds is not None:
+            conditions.append(_tx.c.kind.in_(sorted(kinds)))
+        ids = list(self._conn.execute(
+            select(_tx.c.id).where(self._mine(_tx), *conditions)
+            .order_by(_tx.c.occurred_at.desc(), _tx.c.id.desc()).limit(limit)).scalars())
+        if not ids:
+            return []
+        return self._transactions_where(_tx.c.id.in_(ids))[::-1]
 
     def is_reversed(self, transaction_id: str) -> bool:
         query = select(_tx.c.id).where(self._mine(_tx), _tx.c.reverses_id == transaction_id)

@@ -7,7 +7,18 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    not_,
+    select,
+    update,
+)
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import ColumnElement, Executable
 
@@ -17,6 +28,7 @@ from ecrm.batching import chunks
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund
+from ecrm.domain.timeline import Before
 
 #: Bound parameters per IN list; stays under every driver's limit.
 IN_CHUNK = 500
@@ -30,6 +42,13 @@ def tenant_of(table: Table) -> ColumnElement[bool]:
     bound at execution as ``TENANT`` (see :meth:`_TenantScoped._run`). Building a
     statement and its cache key costs more than executing it on SQLite."""
     return table.c.tenant_id == bindparam(TENANT)
+
+
+def older_than(time: Any, row_id: Any, before: Before) -> ColumnElement[bool]:
+    """``(time, row_id) < (before.at, before.id)``, written so that every database walks
+    its ``(..., time, id)`` index backwards from the bound (a row-value comparison is not
+    used by every planner)."""
+    return and_(time <= before.at, not_(and_(time == before.at, row_id >= before.id)))
 
 
 class _TenantScoped:
@@ -205,6 +224,19 @@ class SQLOrderRepository(_TenantScoped):
     def for_customer(self, customer_id: str) -> list[Order]:
         orders = self._orders_where(self._o.c.customer_id == customer_id)
         return sorted(orders.values(), key=lambda o: (o.placed_at, o.order_id))
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                 channels: Collection[str] | None) -> list[Order]:
+        o = self._o
+        conditions = [o.c.customer_id == customer_id]
+        if before is not None:
+            conditions.append(older_than(o.c.placed_at, o.c.order_id, before))
+        if channels is not None:
+            conditions.append(o.c.channel.in_(sorted(channels)))
+        query = (select(o.c.order_id).where(self._mine(o), *conditions)
+                 .order_by(o.c.placed_at.desc(), o.c.order_id.desc()).limit(limit))
+        found = self.get_many(list(self._conn.execute(query).scalars()))
+        return sorted(found.values(), key=lambda o: (o.placed_at, o.order_id), reverse=True)
 
     def count_for_customer(self, customer_id: str) -> int:
         query = select(func.count()).select_from(self._o).where(

@@ -349,6 +349,27 @@ referrals = Table(
     **MYSQL_OPTIONS,
 )
 
+# The timeline reads a customer's newest interactions by (occurred_at, id) through the
+# first index; purges by age use the second.
+interactions = Table(
+    "ecrm_interactions", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("channel", String(32), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("sku", String(64)),
+    Column("reference", String(128)),
+    Column("external_id", Key(128)),
+    Column("payload", JSONDocument),
+    UniqueConstraint("tenant_id", "channel", "external_id"),
+    Index(None, "tenant_id", "customer_id", "occurred_at", "id"),
+    Index(None, "tenant_id", "occurred_at"),
+    **MYSQL_OPTIONS,
+)
+
 
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""

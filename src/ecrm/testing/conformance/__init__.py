@@ -6,6 +6,7 @@ from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.imports import ImportContract
+from ecrm.testing.conformance.interactions import InteractionContract, TimelineContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
 from ecrm.testing.conformance.plugins import PluginContract
@@ -18,7 +19,8 @@ from ecrm.testing.conformance.units import UnitOfWorkContract
 class BackendConformanceSuite(
     CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
-    EarningContract, TierContract, CouponContract, ReferralContract,
+    EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
+    TimelineContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

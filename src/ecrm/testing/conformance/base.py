@@ -76,6 +76,10 @@ class Recorder:
     def ecrm_coupon_use_restored(self, crm: CRM, redemption: Any) -> None:
         self._note("coupon_use_restored", redemption=redemption)
 
+    @hookimpl
+    def ecrm_interaction_recorded(self, crm: CRM, interaction: Any) -> None:
+        self._note("interaction_recorded", interaction=interaction)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
@@ -124,4 +128,7 @@ def snapshot(crm: CRM) -> dict[str, Any]:
     refunds = {o.order_id: crm.orders.refunds(o.order_id)
                for found in orders.values() for o in found}
     merges = {c.id: crm.customers.merges(c.id) for c in customers}
-    return {"customers": customers, "orders": orders, "refunds": refunds, "merges": merges}
+    timelines = {c.id: [(e.source, e.id, e.item) for e in crm.interactions.timeline(
+        c.id, limit=500).events] for c in customers}
+    return {"customers": customers, "orders": orders, "refunds": refunds, "merges": merges,
+            "timelines": timelines}
