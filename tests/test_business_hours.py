@@ -3,6 +3,7 @@ for random calendars in zones with DST changes in range; examples; every refusal
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -30,15 +31,16 @@ TRANSITIONS = {
 }
 
 
-def tokyo(*args: int) -> datetime:
+def tokyo(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0,
+          microsecond: int = 0) -> datetime:
     """A wall time in Tokyo."""
-    return datetime(*args, tzinfo=TOKYO)
+    return datetime(year, month, day, hour, minute, second, microsecond, tzinfo=TOKYO)
 
 
-def mon_fri_tokyo(**kwargs: object) -> BusinessCalendar:
+def mon_fri_tokyo(holidays: Iterable[date] = ()) -> BusinessCalendar:
     """Monday to Friday, 09:00-18:00 in Tokyo."""
     return BusinessCalendar.weekdays(opens=time(9), closes=time(18), timezone="Asia/Tokyo",
-                                     **kwargs)
+                                     holidays=holidays)
 
 
 # -- the reference: one minute at a time ------------------------------------------------
@@ -465,6 +467,9 @@ def test_calendars_are_frozen_hashable_values_with_a_readable_repr() -> None:
     assert attrs.evolve(first) == first
     assert first.holidays == frozenset({date(2026, 1, 1)})
     assert len(first.hours) == 7 and first.hours[2] == ()
+    assert [field.name for field in attrs.fields(BusinessCalendar)] == ["timezone", "hours",
+                                                                      "holidays"]
+    assert first.zone == TOKYO
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         first.timezone = "UTC"  # type: ignore[misc]
     assert repr(first) == ("BusinessCalendar(Asia/Tokyo: Mon-Tue 09:00-12:00, 13:00-18:00; "

@@ -214,11 +214,6 @@ class BusinessCalendar:
     timezone: str = attrs.field(converter=_zone_key)
     hours: tuple[tuple[Interval, ...], ...] = attrs.field(converter=_hours)
     holidays: frozenset[date] = attrs.field(default=frozenset(), converter=_holidays)
-    _zone: ZoneInfo = attrs.field(init=False, eq=False, hash=False)
-
-    @_zone.default
-    def _load_zone(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
 
     @classmethod
     def weekdays(cls, opens: time, closes: time, *, timezone: str | ZoneInfo,
@@ -242,7 +237,7 @@ class BusinessCalendar:
     @property
     def zone(self) -> ZoneInfo:
         """The calendar's time zone."""
-        return self._zone
+        return ZoneInfo(self.timezone)  # zoneinfo caches its zones
 
     def is_open(self, at: datetime) -> bool:
         """Whether the calendar is open at the instant ``at``."""
@@ -257,7 +252,7 @@ class BusinessCalendar:
         span = next(self._open_between(at, at + SEARCH_LIMIT), None)
         if span is None:
             raise self._never_open(at)
-        return span[0].astimezone(self._zone)
+        return span[0].astimezone(self.zone)
 
     def business_time(self, start: datetime, end: datetime, *,
                       paused: Iterable[tuple[datetime, datetime]] = ()) -> timedelta:
@@ -281,13 +276,13 @@ class BusinessCalendar:
         start, pauses = _instant("start", start), _pauses(paused)
         left = _duration(duration)
         if not left:
-            return start.astimezone(self._zone)
+            return start.astimezone(self.zone)
         seen_open = False
         for open_start, open_end in self._open_between(start, start + SEARCH_LIMIT):
             seen_open = True
             for run_start, run_end in _unpaused(open_start, open_end, pauses):
                 if run_end - run_start >= left:
-                    return (run_start + left).astimezone(self._zone)
+                    return (run_start + left).astimezone(self.zone)
                 left -= run_end - run_start
         if not seen_open:
             raise self._never_open(start)
@@ -304,8 +299,8 @@ class BusinessCalendar:
             return
         # A local date's spans lie within a day of its naive midnights (UTC offsets are
         # under a day), so dates two away from start's and end's cannot reach the window.
-        first = start.astimezone(self._zone).date() - _MARGIN
-        last = end.astimezone(self._zone).date() + _MARGIN
+        first = start.astimezone(self.zone).date() - _MARGIN
+        last = end.astimezone(self.zone).date() + _MARGIN
         for open_start, open_end in self._open_spans(first, last):
             if open_end <= start:
                 continue
@@ -336,11 +331,11 @@ class BusinessCalendar:
         """The real spans of ``day``'s intervals (none on a holiday)."""
         if day in self.holidays:
             return []
-        spans = []
+        zone, spans = self.zone, []
         for start, end in self.hours[day.weekday()]:
             end_day = day + _DAY if end == time(0) else day
-            spans.append((datetime.combine(day, start, tzinfo=self._zone).astimezone(_UTC),
-                           datetime.combine(end_day, end, tzinfo=self._zone).astimezone(_UTC)))
+            spans.append((datetime.combine(day, start, tzinfo=zone).astimezone(_UTC),
+                           datetime.combine(end_day, end, tzinfo=zone).astimezone(_UTC)))
         return spans
 
     def __repr__(self) -> str:
