@@ -506,6 +506,7 @@ NINE_TO_SIX = [(time(9), time(18))]
     ({"holidays": ["2026-01-01"]}, "holidays"),
     ({"holidays": "2026-01-01"}, "holidays"),
     ({"holidays": 2026}, "holidays"),
+    ({"holidays": [[2026, 1, 1]]}, "holidays"),
 ])
 def test_a_bad_calendar_cannot_be_made(kwargs: dict[str, object], field: str) -> None:
     arguments: dict[str, object] = {"timezone": "Asia/Tokyo", "hours": {0: NINE_TO_SIX}}

@@ -110,11 +110,11 @@ def _hours(value: object) -> tuple[tuple[Interval, ...], ...]:
 def _holidays(value: object) -> frozenset[date]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise ValidationError("holidays", f"expected dates, got {type(value).__name__}")
-    days = frozenset(value)
+    days = tuple(value)
     for day in days:
         if isinstance(day, datetime) or not isinstance(day, date):
             raise ValidationError("holidays", f"expected dates, got {day!r}")
-    return days
+    return frozenset(days)
 
 
 def _weekdays(value: object) -> tuple[int, ...]:
