@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import event
 
 from ecrm import CRM
@@ -70,3 +71,37 @@ def _assert_no_walks(backend: SQLBackend, selects: list[tuple[str, object]]) -> 
             walks = [step for step in plan if step.startswith("SCAN")
                      or step.endswith("(tenant_id=?)")]
             assert not walks, (statement, plan)
+
+
+TIMELINE_INDEX = "ix_ecrm_interactions_tenant_id_customer_id_occurred_at_id"
+
+
+@pytest.mark.parametrize("fixture", ["postgres_backend", "mysql_backend"])
+def test_server_timelines_walk_the_customer_index_backwards(fixture: str,
+                                                             request: pytest.FixtureRequest
+                                                             ) -> None:
+    """The timeline's read follows the customer's index from the cursor, newest first,
+    with no sort: PostgreSQL can (seq scans off, as its planner prefers them on tiny
+    tables), and MariaDB is told to (FORCE INDEX)."""
+    backend: SQLBackend = request.getfixturevalue(fixture)
+    crm = CRM(backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    customer = crm.customers.create().id
+    crm.interactions.import_many({"customer_id": customer, "channel": "web",
+                                  "kind": "page_view"} for _ in range(5))
+    selects = _selects_of(backend, lambda: crm.interactions.timeline(
+        customer, limit=2, after=crm.interactions.timeline(customer, limit=2).next_cursor))
+    reads = [(s, p) for s, p in selects if "FROM ecrm_interactions" in s]
+    assert len(reads) == 2
+    raw = backend.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        if fixture == "postgres_backend":
+            cursor.execute("SET enable_seqscan = off")
+        for statement, parameters in reads:
+            cursor.execute(f"EXPLAIN {statement}", parameters)
+            plan = "\n".join(str(row) for row in cursor.fetchall())
+            assert TIMELINE_INDEX in plan, plan
+            assert "Sort" not in plan and "filesort" not in plan, plan
+    finally:
+        raw.rollback()
+        raw.close()
