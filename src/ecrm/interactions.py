@@ -25,6 +25,7 @@ from ecrm.importing import (
     resolve_references,
 )
 from ecrm.plugins import has_listeners
+from ecrm.timeline import customer_timeline
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -129,8 +130,6 @@ class InteractionService:
                  sources: Collection[str] | None = None) -> TimelinePage:
         """One page of the customer's timeline: orders, interactions and points
         transactions in one stream, newest first (see :mod:`ecrm.timeline`)."""
-        from ecrm.timeline import customer_timeline
-
         return customer_timeline(self._crm, customer_id, limit=limit, after=after,
                                  channels=channels, kinds=kinds, sources=sources)
 
