@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "business-hours.md"]
+PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "business-hours.md",
+         "email-parsing.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 
