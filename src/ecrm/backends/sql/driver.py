@@ -85,7 +85,7 @@ def usable(conn: Connection, *, fresh: bool = False) -> bool:
 
 def rows(conn: Connection, statement: Executable, params: Params) -> list[tuple[Any, ...]]:
     """The rows of a SELECT, converted as SQLAlchemy converts them."""
-    compiled = _compile(conn.dialect, statement, tuple(params))
+    compiled = compile_once(conn.dialect, statement, tuple(params))
     sqlite = _sqlite3_connection(conn)
     cursor = _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
     return compiled.rows(cursor.fetchall())
@@ -95,10 +95,10 @@ def write(conn: Connection, statement: Executable, params: Params | Sequence[Par
     """Execute an INSERT, UPDATE or DELETE once, or once per mapping of a sequence."""
     sqlite = _sqlite3_connection(conn)
     if isinstance(params, Mapping):
-        compiled = _compile(conn.dialect, statement, tuple(params))
+        compiled = compile_once(conn.dialect, statement, tuple(params))
         _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
     else:
-        compiled = _compile(conn.dialect, statement, tuple(params[0]))
+        compiled = compile_once(conn.dialect, statement, tuple(params[0]))
         _call(conn.dialect, sqlite.executemany, compiled.sql,
               [compiled.parameters(p) for p in params])
 
@@ -126,8 +126,9 @@ def _call(dialect: Dialect, run: Callable[[str, Any], Any], sql: str, values: An
         raise sa_exc.DBAPIError.instance(sql, values, error, base, dialect=dialect) from error
 
 
-def _compile(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Compiled:
-    """The statement compiled for ``dialect`` and these parameter names, from the cache.
+def compile_once(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Compiled:
+    """The statement compiled for ``dialect`` and these parameter names (positional SQL,
+    ``.parameters(mapping)`` converting values as the column types do), from the cache.
     Only statements built once (module or class constants) come here, so it stays small."""
     by_statement = _compiled.setdefault(dialect, {})
     found = by_statement.get((statement, keys))

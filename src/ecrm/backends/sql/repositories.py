@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Dialect,
     Table,
     and_,
     bindparam,
@@ -20,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql import ColumnElement, Executable
+from sqlalchemy.sql import ColumnElement, Executable, Insert
 
 from ecrm.backends.base import CustomerKey
 from ecrm.backends.sql import driver, rows, tables
@@ -335,8 +334,9 @@ class SQLOrderRepository(_TenantScoped):
 def _insert_many(conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
     """INSERT rows (``params``: dicts naming every column of ``table``) in one executemany.
 
-    On SQLite the rows go straight to the driver's ``executemany``, each value converted
-    by its column type's bind processor just as SQLAlchemy converts it: SQLAlchemy's own
+    On SQLite the rows go straight to the driver's ``executemany`` (through
+    ``exec_driver_sql``, so statement listeners still see them), each value converted by
+    its column type's bind processor (:func:`driver.compile_once`): SQLAlchemy's own
     per-row parameter handling costs about as much as SQLite's insert does. Other
     databases keep SQLAlchemy's executemany, which may batch rows into multi-VALUES
     statements ("insertmanyvalues").
@@ -346,24 +346,15 @@ def _insert_many(conn: Connection, table: Table, params: list[dict[str, Any]]) -
     if conn.dialect.name != "sqlite":
         conn.execute(insert(table), params)
         return
-    sql, converters = _driver_insert(table, conn.dialect)
-    conn.exec_driver_sql(sql, [
-        tuple([row[name] if convert is None else convert(row[name])
-               for name, convert in converters])
-        for row in params
-    ])
+    compiled = driver.compile_once(conn.dialect, _insert_of(table), tuple(params[0]))
+    conn.exec_driver_sql(compiled.sql, [compiled.parameters(row) for row in params])
 
 
-@functools.lru_cache(maxsize=32)
-def _driver_insert(table: Table, dialect: Dialect
-                   ) -> tuple[str, list[tuple[str, Callable[[Any], Any] | None]]]:
-    """``table``'s INSERT of every column compiled for ``dialect`` (positional
-    parameters), and each parameter's name and bind processor, in order."""
-    compiled = insert(table).compile(dialect=dialect)
-    return compiled.string, [
-        (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-        for name in compiled.positiontup or ()
-    ]
+@functools.lru_cache(maxsize=64)
+def _insert_of(table: Table) -> Insert:
+    """One INSERT per table, so that the driver's compile cache, keyed on the statement,
+    keeps a single entry for it."""
+    return insert(table)
 
 
 def _no_orders(customer_id: str, currency: str) -> CustomerOrderSummary:
