@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -176,6 +177,92 @@ class InteractionRepository(Protocol):
                      kinds: Collection[str] | None, limit: int) -> int:
         """Delete up to ``limit`` interactions that occurred before ``before`` (only
         ``channels`` and ``kinds`` when given); how many were deleted."""
+
+
+class CaseRepository(Protocol):
+    """Support cases of the unit of work's tenant: cases with their order links, status
+    history, message threads, SLA breaches and surveys."""
+
+    def add(self, case: Case) -> None:
+        """Insert a case and its order links."""
+
+    def get(self, case_id: str, *, for_update: bool = False) -> Case | None:
+        """The case, or None. ``for_update`` locks its row until the unit ends, so two
+        writers to one case take turns."""
+
+    def replace(self, case: Case) -> None:
+        """Store every field of an existing case, its order links included."""
+
+    def for_customer(self, customer_id: str) -> list[Case]:
+        """The customer's cases, oldest first (ties by id)."""
+
+    def for_order(self, order_id: str) -> list[Case]:
+        """The cases linked to the order, oldest first (ties by id)."""
+
+    def active(self, *, after: str | None, limit: int) -> list[Case]:
+        """Up to ``limit`` cases whose status is new, open or pending with id greater
+        than ``after``, by id (the SLA check walks them)."""
+
+    def opened_between(self, since: datetime, until: datetime, *, after: str | None,
+                       limit: int) -> list[Case]:
+        """Up to ``limit`` cases opened in ``[since, until)`` with id greater than
+        ``after``, by id (figures walk them)."""
+
+    def add_status_change(self, change: StatusChange) -> None:
+        """Append a step to a case's history; raise ``DuplicateKey`` if its ``seq`` is
+        taken."""
+
+    def history(self, case_id: str) -> list[StatusChange]:
+        """The case's status changes, by ``seq``."""
+
+    def histories(self, case_ids: Collection[str]) -> dict[str, list[StatusChange]]:
+        """The histories of many cases, by case id (cases without one left out)."""
+
+    def add_message(self, message: CaseMessage) -> None:
+        """Insert; raise ``DuplicateKey`` if the id, or the external id on its channel, is
+        taken."""
+
+    def messages(self, case_id: str) -> list[CaseMessage]:
+        """The case's thread, oldest first (ties by id)."""
+
+    def message_by_external_id(self, channel: str, external_id: str) -> CaseMessage | None:
+        """The message recorded with this external id on ``channel``, or None."""
+
+    def messages_by_external_ids(self, external_ids: Collection[str]
+                                 ) -> list[CaseMessage]:
+        """The messages, on any channel, whose external id is one of ``external_ids``
+        (replies name the messages they answer this way)."""
+
+    def message_timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                         channels: Collection[str] | None, kinds: Collection[str] | None
+                         ) -> list[CaseMessage]:
+        """Up to ``limit`` of the customer's case messages with ``(occurred_at, id)``
+        below ``before`` (all when None), newest first; only ``channels`` and message
+        ``kinds`` when given."""
+
+    def case_timeline(self, customer_id: str, *, before: Before | None, limit: int,
+                      channels: Collection[str] | None) -> list[Case]:
+        """Up to ``limit`` of the customer's cases with ``(opened_at, id)`` below
+        ``before`` (all when None), newest first; only ``channels`` when given."""
+
+    def add_breach(self, breach: SLABreach) -> None:
+        """Record a breach; raise ``DuplicateKey`` if the case already has one for the
+        metric."""
+
+    def breaches(self, case_ids: Collection[str]) -> list[SLABreach]:
+        """The breaches of these cases."""
+
+    def add_survey(self, survey: Survey) -> None:
+        """Insert a survey request."""
+
+    def get_survey(self, survey_id: str, *, for_update: bool = False) -> Survey | None:
+        """The survey, or None. ``for_update`` locks its row until the unit ends."""
+
+    def answer_survey(self, survey: Survey) -> None:
+        """Store the survey's ``answered_at``, ``score`` and ``comment``."""
+
+    def surveys(self, case_ids: Collection[str]) -> list[Survey]:
+        """The surveys of these cases, oldest first (ties by id)."""
 
 
 class IdempotencyRepository(Protocol):
@@ -346,6 +433,10 @@ class UnitOfWork(Protocol):
     @property
     def interactions(self) -> InteractionRepository:
         """Interactions (touchpoints)."""
+
+    @property
+    def cases(self) -> CaseRepository:
+        """Support cases, their threads, breaches and surveys."""
 
     @property
     def loyalty(self) -> LoyaltyRepository:
