@@ -108,7 +108,8 @@ def create_cases() -> None:
 
 
 def create_case_orders() -> None:
-    """The orders each case is about, in the order given."""
+    """The orders each case is about, in the order given; the order index covers the
+    case id, so that finding an order's cases reads no other row."""
     op.create_table(
         "ecrm_case_orders",
         tenant_id(),
@@ -120,7 +121,7 @@ def create_case_orders() -> None:
         case_fk("ecrm_case_orders"),
         **MYSQL_OPTIONS,
     )
-    index("ecrm_case_orders", "tenant_id", "order_id")
+    index("ecrm_case_orders", "tenant_id", "order_id", "case_id")
 
 
 def create_case_status_changes() -> None:
