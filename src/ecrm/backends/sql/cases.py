@@ -4,12 +4,12 @@ threads, SLA breaches and surveys."""
 from __future__ import annotations
 
 import heapq
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, delete, insert, select, update
+from sqlalchemy import RowMapping, Select, Table, and_, delete, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
@@ -244,14 +244,14 @@ class SQLCaseRepository(_TenantScoped):
             query = query.where(_c.c.id > after)
         return query.order_by(_c.c.id).limit(limit)
 
-    def _case_rows(self, query: Select) -> list[Mapping[str, Any]]:
+    def _case_rows(self, query: Select) -> list[RowMapping]:
         return list(self._conn.execute(query).mappings())
 
     def _cases(self, query: Select, *, for_update: bool = False) -> list[Case]:
         """The cases ``query`` selects (whole ``ecrm_cases`` rows), in its order."""
         return self._with_links(self._case_rows(query), for_update=for_update)
 
-    def _with_links(self, rows: Iterable[Mapping[str, Any]], *, for_update: bool = False
+    def _with_links(self, rows: Iterable[RowMapping], *, for_update: bool = False
                     ) -> list[Case]:
         rows = list(rows)
         links = self._links_of([row["id"] for row in rows], for_update=for_update)
@@ -296,7 +296,7 @@ def _case_params(tenant: str, case: Case) -> dict[str, Any]:
     }
 
 
-def _case_from_row(row: Mapping[str, Any], order_ids: tuple[str, ...]) -> Case:
+def _case_from_row(row: RowMapping, order_ids: tuple[str, ...]) -> Case:
     return Case(
         id=row["id"], customer_id=row["customer_id"], type=CaseType(row["type"]),
         subject=row["subject"], priority=Priority(row["priority"]),
@@ -314,7 +314,7 @@ def _change_params(tenant: str, change: StatusChange) -> dict[str, Any]:
             "new": change.new.value, "actor": change.actor}
 
 
-def _change_from_row(row: Mapping[str, Any]) -> StatusChange:
+def _change_from_row(row: RowMapping) -> StatusChange:
     old = row["old"]
     return StatusChange(case_id=row["case_id"], seq=row["seq"], at=row["at"],
                         old=None if old is None else CaseStatus(old),
@@ -330,7 +330,7 @@ def _message_params(tenant: str, message: CaseMessage) -> dict[str, Any]:
             "payload": dict(message.payload) or None}
 
 
-def _message_from_row(row: Mapping[str, Any]) -> CaseMessage:
+def _message_from_row(row: RowMapping) -> CaseMessage:
     return CaseMessage(
         id=row["id"], case_id=row["case_id"], customer_id=row["customer_id"],
         kind=MessageKind(row["kind"]), channel=row["channel"], body=row["body"],
@@ -338,7 +338,7 @@ def _message_from_row(row: Mapping[str, Any]) -> CaseMessage:
         author=row["author"], external_id=row["external_id"], payload=row["payload"] or {})
 
 
-def _breach_from_row(row: Mapping[str, Any]) -> SLABreach:
+def _breach_from_row(row: RowMapping) -> SLABreach:
     return SLABreach(case_id=row["case_id"], metric=SLAMetric(row["metric"]),
                      due_at=row["due_at"], detected_at=row["detected_at"])
 
@@ -350,7 +350,7 @@ def _survey_params(tenant: str, survey: Survey) -> dict[str, Any]:
             "score": survey.score, "comment": survey.comment}
 
 
-def _survey_from_row(row: Mapping[str, Any]) -> Survey:
+def _survey_from_row(row: RowMapping) -> Survey:
     return Survey(id=row["id"], case_id=row["case_id"], customer_id=row["customer_id"],
                   kind=SurveyKind(row["kind"]), requested_at=row["requested_at"],
                   answered_at=row["answered_at"], score=row["score"],
