@@ -20,10 +20,6 @@ from ecrm.errors import ConflictError, NotFound
 if TYPE_CHECKING:
     from ecrm.crm import CRM
 
-#: Cases read per transaction when figures walk a period.
-FIGURES_BATCH = 1000
-
-
 def answer_survey(crm: CRM, survey_id: str, score: int, comment: str | None) -> Survey:
     """Record the customer's answer (once: the same answer again is a replay) and a
     ``survey_answer`` interaction on the customer's timeline."""
@@ -70,29 +66,16 @@ class CasePeriod:
 
 
 def cases_opened(crm: CRM, since: datetime, until: datetime) -> CasePeriod:
-    """Every case opened in ``[since, until)``, with histories, breaches and surveys,
-    read a page (``FIGURES_BATCH`` cases) per transaction."""
+    """Every case opened in ``[since, until)``, with histories, breaches and surveys, read
+    in one read-only unit of work (figures hold the whole period in memory anyway)."""
     start = check.aware("since", since)
     end = check.aware("until", until)
     assert start is not None and end is not None
-    period = CasePeriod([], {}, [], [])
-    after: str | None = None
-    while True:
-        page = crm.transact(lambda uow, after=after: _period_page(uow, start, end, after),
-                            read_only=True)
-        period.cases.extend(page.cases)
-        period.histories.update(page.histories)
-        period.breaches.extend(page.breaches)
-        period.surveys.extend(page.surveys)
-        if len(page.cases) < FIGURES_BATCH:
-            return period
-        after = page.cases[-1].id
 
+    def work(uow: UnitOfWork) -> CasePeriod:
+        cases = sorted(uow.cases.opened_between(start, end), key=lambda c: c.id)
+        ids = [case.id for case in cases]
+        return CasePeriod(cases, uow.cases.histories(ids), uow.cases.breaches(ids),
+                          uow.cases.surveys(ids))
 
-def _period_page(uow: UnitOfWork, since: datetime, until: datetime, after: str | None
-                 ) -> CasePeriod:
-    cases = uow.cases.opened_between(since, until, after=after, limit=FIGURES_BATCH)
-    ids = [case.id for case in cases]
-    return CasePeriod(cases, uow.cases.histories(ids), list(uow.cases.breaches(ids)),
-                      uow.cases.surveys(ids))
-
+    return crm.transact(work, read_only=True)

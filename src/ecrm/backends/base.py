@@ -203,10 +203,9 @@ class CaseRepository(Protocol):
         """Up to ``limit`` cases whose status is new, open or pending with id greater
         than ``after``, by id (the SLA check walks them)."""
 
-    def opened_between(self, since: datetime, until: datetime, *, after: str | None,
-                       limit: int) -> list[Case]:
-        """Up to ``limit`` cases opened in ``[since, until)`` with id greater than
-        ``after``, by id (figures walk them)."""
+    def opened_between(self, since: datetime, until: datetime) -> list[Case]:
+        """The cases opened in ``[since, until)``, in no particular order (figures read a
+        period in one range of an index)."""
 
     def add_status_change(self, change: StatusChange) -> None:
         """Append a step to a case's history; raise ``DuplicateKey`` if its ``seq`` is
@@ -231,7 +230,7 @@ class CaseRepository(Protocol):
     def messages_by_external_ids(self, external_ids: Collection[str]
                                  ) -> list[CaseMessage]:
         """The messages, on any channel, whose external id is one of ``external_ids``
-        (replies name the messages they answer this way)."""
+        (replies name the messages they answer this way), in no particular order."""
 
     def message_timeline(self, customer_id: str, *, before: Before | None, limit: int,
                          channels: Collection[str] | None, kinds: Collection[str] | None
@@ -250,7 +249,7 @@ class CaseRepository(Protocol):
         metric."""
 
     def breaches(self, case_ids: Collection[str]) -> list[SLABreach]:
-        """The breaches of these cases."""
+        """The breaches of these cases, in no particular order."""
 
     def add_survey(self, survey: Survey) -> None:
         """Insert a survey request."""

@@ -55,10 +55,8 @@ class MemoryCaseRepository:
         return self._by_id((c for c in self._cases.rows.values() if c.status in ACTIVE),
                            after, limit)
 
-    def opened_between(self, since: datetime, until: datetime, *, after: str | None,
-                       limit: int) -> list[Case]:
-        return self._by_id((c for c in self._cases.rows.values()
-                            if since <= c.opened_at < until), after, limit)
+    def opened_between(self, since: datetime, until: datetime) -> list[Case]:
+        return [c for c in self._cases.rows.values() if since <= c.opened_at < until]
 
     @staticmethod
     def _by_id(cases: Iterable[Case], after: str | None, limit: int) -> list[Case]:
