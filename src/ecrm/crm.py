@@ -46,6 +46,7 @@ class CRM:
         from ecrm.accounts import AccountService
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
+        from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
@@ -65,6 +66,7 @@ class CRM:
         self.tiers = TierService(self)
         self.coupons = CouponService(self)
         self.referrals = ReferralService(self)
+        self.inbound = InboundService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
