@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Who an item is from: a stored customer's id, or the sender of a customer to create.
 CustomerRef = str | Sender
+#: The longest author name a case message keeps (a sender's name is cut to it).
+MAX_AUTHOR = 128
 
 
 class InboundService:
@@ -59,8 +61,8 @@ class InboundService:
             it), ``payload`` (not bytes, str or a mapping; empty; larger than
             ``MAX_INBOUND_BYTES``; or what the plugin refused), ``headers``, ``items``
             (a plugin's answer is not a list of messages and events), ``sender...``
-            (unknown sender without an e-mail), ``case_id`` (no such case, or another
-            customer's); nothing is written.
+            (unknown sender without an e-mail), ``case_id`` or ``order_ids`` (no such
+            case or order, or another customer's); nothing is written.
         :raises ConflictError: a case refused a message (a closed case whose policy
             rejects replies) or an external id was stored with other content; the items
             before it are stored, and redelivering the payload is safe.
@@ -69,8 +71,8 @@ class InboundService:
         items = self._read(name, rules.inbound_payload(payload), rules.header_map(headers))
         plan = [(item, self._customer_ref(item.sender, name)) for item in items]
         for item, ref in plan:
-            if isinstance(item, InboundMessage) and item.case_id is not None:
-                self._check_case(item.case_id, ref)
+            if isinstance(item, InboundMessage):
+                self._check_references(item, ref)
         return self._store(name, plan)
 
     # -- checking ------------------------------------------------------------------------
@@ -112,14 +114,24 @@ class InboundService:
                                             f"no customer is made for a {channel} sender")
         return sender
 
-    def _check_case(self, case_id: str, ref: CustomerRef) -> None:
-        try:
-            case = self._crm.cases.get(case_id)
-        except NotFound:
-            raise ValidationError("case_id", f"no case {case_id!r}") from None
-        if case.customer_id != ref:
-            raise ValidationError("case_id", f"case {case_id!r} belongs to another customer "
-                                             "than the message's sender")
+    def _check_references(self, message: InboundMessage, ref: CustomerRef) -> None:
+        """The case and the orders ``message`` names exist and are the sender's."""
+        if message.case_id is not None:
+            try:
+                case = self._crm.cases.get(message.case_id)
+            except NotFound:
+                raise ValidationError("case_id", f"no case {message.case_id!r}") from None
+            if case.customer_id != ref:
+                raise ValidationError("case_id", f"case {message.case_id!r} belongs to "
+                                                 "another customer than the message's sender")
+        for order_id in message.order_ids:
+            try:
+                order = self._crm.orders.get(order_id)
+            except NotFound:
+                raise ValidationError("order_ids", f"no order {order_id!r}") from None
+            if order.customer_id != ref:
+                raise ValidationError("order_ids", f"order {order_id!r} belongs to another "
+                                                   "customer than the message's sender")
 
     # -- writing -------------------------------------------------------------------------
 
@@ -160,19 +172,25 @@ class InboundService:
 
     def _deliver(self, channel: str, customer_id: str, message: InboundMessage,
                  outcome: _Outcome) -> None:
+        """Add ``message`` to its case, opening one when it has none, and link the
+        orders it names. After ``open``, ``add_message`` is a replay that answers with the
+        stored first message."""
+        author = (message.sender.name or "")[:MAX_AUTHOR] or None
         case_id = self._case_for(customer_id, message)
         if case_id is None:
             case = self._crm.cases.open(
                 customer_id, subject=message.title, channel=channel, body=message.body,
-                occurred_at=message.occurred_at, author=message.sender.name,
+                occurred_at=message.occurred_at, author=author,
                 external_id=message.external_id, payload=message.payload,
                 order_ids=message.order_ids or None)
             outcome.cases_opened.append(case)
             case_id = case.id
         outcome.messages.append(self._crm.cases.add_message(
             case_id, body=message.body, kind="inbound", channel=channel,
-            occurred_at=message.occurred_at, author=message.sender.name,
+            occurred_at=message.occurred_at, author=author,
             external_id=message.external_id, payload=message.payload))
+        for order_id in message.order_ids:  # linking a linked order changes nothing
+            self._crm.cases.link_order(case_id, order_id)
 
     def _case_for(self, customer_id: str, message: InboundMessage) -> str | None:
         """The id of the case ``message`` belongs in, or None for a new one: the case
