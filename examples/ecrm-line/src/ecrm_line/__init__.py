@@ -5,8 +5,11 @@ It contributes the channel ``line`` and reads LINE Messaging API webhooks for
 
 - the ``X-Line-Signature`` header must be the base64 HMAC-SHA256 of the raw body under
   the channel secret, else ``ecrm.ValidationError`` (nothing is written);
-- a text message from a user becomes an ``ecrm.InboundMessage`` (its external id is the
-  LINE message id; a reply quoting an earlier message threads into that message's case);
+- a text message from a user becomes an ``ecrm.InboundMessage`` whose external id is the
+  LINE message id. A chat is one conversation, so it goes to the case of the message it
+  quotes, else to the case of the user's previous message in the same webhook, else to the
+  customer's newest active (new, open or pending) LINE case; only without one does it
+  open a case;
 - ``follow`` and ``unfollow`` become ``ecrm.InboundEvent`` kinds ``line_follow`` and
   ``line_unfollow`` (external id: the webhook event id);
 - everything else (stickers, images, postbacks, group chats) is left out.
@@ -25,10 +28,13 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import attrs
+
 import ecrm
 from ecrm import InboundEvent, InboundMessage, Sender, ValidationError
 
-__all__ = ["CHANNEL", "ENV_SECRET", "LinePlugin", "linked_customer", "plugin", "signature"]
+__all__ = ["CHANNEL", "ENV_SECRET", "LinePlugin", "active_case", "linked_customer", "plugin",
+           "signature", "verify", "webhook_events"]
 
 #: The channel this plugin contributes and reads.
 CHANNEL = ecrm.Channel("line", "LINE", can_send=True, can_receive=True)
@@ -36,6 +42,8 @@ CHANNEL = ecrm.Channel("line", "LINE", can_send=True, can_receive=True)
 ENV_SECRET = "ECRM_LINE_CHANNEL_SECRET"
 #: The header carrying the body's signature (names arrive lower-cased).
 SIGNATURE_HEADER = "x-line-signature"
+#: The statuses of a case a new message continues (a resolved case gets a new one).
+ACTIVE_STATUSES = frozenset({"new", "open", "pending"})
 #: Follow events and the interaction kinds they become.
 FOLLOW_KINDS = {"follow": "line_follow", "unfollow": "line_unfollow"}
 
@@ -75,7 +83,7 @@ class LinePlugin:
         return [CHANNEL]
 
     @ecrm.hookimpl
-    def ecrm_receive(self, channel: str, payload: bytes | Mapping[str, Any],
+    def ecrm_receive(self, crm: ecrm.CRM, channel: str, payload: bytes | Mapping[str, Any],
                      headers: Mapping[str, str]) -> list[InboundMessage | InboundEvent] | None:
         """Read a LINE webhook: verify its signature, then turn its events into
         messages and events. None for other channels."""
@@ -85,12 +93,18 @@ class LinePlugin:
             raise ValidationError("payload", "pass the raw request body (bytes): the "
                                              "signature is computed over it")
         verify(payload, headers.get(SIGNATURE_HEADER), self._secret())
-        return list(self.items(webhook_events(payload)))
+        return list(self.items(crm, webhook_events(payload)))
 
-    def items(self, events: list[Any]) -> Iterator[InboundMessage | InboundEvent]:
+    def items(self, crm: ecrm.CRM, events: list[Any]
+              ) -> Iterator[InboundMessage | InboundEvent]:
         """The messages and events of a webhook's ``events``, in order."""
+        previous: dict[str, str] = {}  # userId -> id of their last message in this webhook
         for index, event in enumerate(events):
             item = self._item(event, f"payload.events[{index}]")
+            if isinstance(item, InboundMessage):
+                user_id = item.payload["line_user_id"]
+                item = self._threaded(crm, item, previous.get(user_id))
+                previous[user_id] = item.external_id
             if item is not None:
                 yield item
 
@@ -112,12 +126,47 @@ class LinePlugin:
                                 payload=common)
         return _message(event, sender, at, common, field)
 
+    def _threaded(self, crm: ecrm.CRM, message: InboundMessage, previous: str | None
+                  ) -> InboundMessage:
+        """``message`` continuing its conversation: the message it quotes, else the
+        user's previous message in this webhook, else the customer's active LINE case."""
+        if message.replies_to:
+            return message
+        if previous is not None:
+            return attrs.evolve(message, replies_to=(previous,))
+        return attrs.evolve(message, case_id=active_case(crm, message.sender))
+
     def _secret(self) -> str:
         secret = self._channel_secret or os.environ.get(ENV_SECRET)
         if not secret:
             raise ecrm.ECRMError(f"ecrm-line has no channel secret: set {ENV_SECRET} or "
                                  "pass LinePlugin(channel_secret=...)")
         return secret
+
+
+def active_case(crm: ecrm.CRM, sender: Sender) -> str | None:
+    """The id of the newest new, open or pending LINE case of the customer ``sender``
+    names, or None (also when ``sender`` is no customer yet)."""
+    customer = _customer(crm, sender)
+    if customer is None:
+        return None
+    cases = crm.cases.for_customer(customer.id)  # oldest first
+    return next((case.id for case in reversed(cases)
+                 if case.channel == CHANNEL.name and case.status in ACTIVE_STATUSES), None)
+
+
+def _customer(crm: ecrm.CRM, sender: Sender) -> ecrm.Customer | None:
+    """The customer ``sender`` names, found as ``crm.inbound`` finds it."""
+    if sender.customer_id is not None:
+        try:
+            return crm.customers.get(sender.customer_id)
+        except ecrm.NotFound:
+            return None
+    if sender.external_id is not None:
+        found = crm.customers.find(external_id=sender.external_id)
+        if found is not None:
+            return found
+    return None if sender.email is None else crm.customers.find(email=sender.email)
 
 
 def verify(body: bytes, given: str | None, channel_secret: str) -> None:
