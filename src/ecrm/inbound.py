@@ -69,11 +69,7 @@ class InboundService:
         """
         name = self._receiving_channel(channel)
         items = self._read(name, rules.inbound_payload(payload), rules.header_map(headers))
-        plan = [(item, self._customer_ref(item.sender, name)) for item in items]
-        for item, ref in plan:
-            if isinstance(item, InboundMessage):
-                self._check_references(item, ref)
-        return self._store(name, plan)
+        return self._store(name, self._plan(name, items))
 
     # -- checking ------------------------------------------------------------------------
 
@@ -93,6 +89,18 @@ class InboundService:
             raise ValidationError("channel", f"no plugin reads channel {channel!r}: load "
                                              "its channel plugin (plugins=[...])")
         return rules.inbound_items(answer)
+
+    def _plan(self, channel: str, items: tuple[InboundItem, ...]
+              ) -> list[tuple[InboundItem, CustomerRef]]:
+        """Each item with its customer, every sender found and every case and order a
+        message names checked: what can be known before writing."""
+        refs: dict[Sender, CustomerRef] = {}
+        for item in items:  # each sender looked up once
+            if item.sender not in refs:
+                refs[item.sender] = self._customer_ref(item.sender, channel)
+            if isinstance(item, InboundMessage):
+                self._check_references(item, refs[item.sender])
+        return [(item, refs[item.sender]) for item in items]
 
     def _customer_ref(self, sender: Sender, channel: str) -> CustomerRef:
         """The stored customer ``sender`` names, or ``sender`` itself when it is new."""
