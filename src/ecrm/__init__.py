@@ -10,6 +10,21 @@ True
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
+from ecrm.domain.business_hours import BusinessCalendar
+from ecrm.domain.case_figures import CaseFigures
+from ecrm.domain.cases import (
+    Case,
+    CaseMessage,
+    CaseStatus,
+    CaseType,
+    MessageKind,
+    Priority,
+    SLABreach,
+    SLAMetric,
+    StatusChange,
+    Survey,
+    SurveyKind,
+)
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption, DiscountKind
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
 from ecrm.domain.earning import (
@@ -40,6 +55,7 @@ from ecrm.domain.loyalty import (
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
 from ecrm.domain.program import LoyaltyProgram
 from ecrm.domain.referrals import Referral, ReferralReward
+from ecrm.domain.sla import CaseSLA, ClockReading, SLATarget, SupportPolicy
 from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
 from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
@@ -84,6 +100,23 @@ __all__ = [
     "TierPolicy",
     "TierStatus",
     "TransactionKind",
+    "BusinessCalendar",
+    "Case",
+    "CaseFigures",
+    "CaseMessage",
+    "CaseSLA",
+    "CaseStatus",
+    "CaseType",
+    "ClockReading",
+    "MessageKind",
+    "Priority",
+    "SLABreach",
+    "SLAMetric",
+    "SLATarget",
+    "StatusChange",
+    "SupportPolicy",
+    "Survey",
+    "SurveyKind",
     "Channel",
     "Interaction",
     "InteractionKind",

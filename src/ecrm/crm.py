@@ -10,12 +10,13 @@ from ecrm.backends.base import Backend, UnitOfWork
 from ecrm.clock import Clock, SystemClock
 from ecrm.domain import validation
 from ecrm.domain.money import check_currency
-from ecrm.errors import DuplicateKey, TransientError
+from ecrm.errors import DuplicateKey, TransientError, ValidationError
 
 if TYPE_CHECKING:
     import pluggy
 
     from ecrm.domain.program import LoyaltyProgram
+    from ecrm.domain.sla import SupportPolicy
 
 T = TypeVar("T")
 
@@ -38,14 +39,19 @@ class CRM:
     :param currency: the shop's main currency, used when an order names none.
     :param loyalty: the points programme orders, sign-ups and reviews earn under (None:
         the ledger works, but nothing earns points by itself).
+    :param support: the support desk's rules: business hours, SLA targets, the reopen
+        window and surveys (default: ``SupportPolicy()``, no SLA targets).
     """
 
     def __init__(self, backend: Backend, *, tenant: str = "default", clock: Clock | None = None,
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
-                 loyalty: LoyaltyProgram | None = None) -> None:
+                 loyalty: LoyaltyProgram | None = None,
+                 support: SupportPolicy | None = None) -> None:
         from ecrm.accounts import AccountService
+        from ecrm.cases import CaseService
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
+        from ecrm.domain.sla import SupportPolicy
         from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
@@ -57,11 +63,15 @@ class CRM:
         self.tenant = validation.tenant(tenant)
         self.clock: Clock = clock or SystemClock()
         self.currency = check_currency("currency", currency)
+        if support is not None and not isinstance(support, SupportPolicy):
+            raise ValidationError("support", "expected an ecrm.SupportPolicy")
+        self.support: SupportPolicy = support or SupportPolicy()
         self.plugin_manager: pluggy.PluginManager = plugin_support.make_plugin_manager(plugins)
         self.customers = CustomerService(self)
         self.accounts = AccountService(self)
         self.orders = OrderService(self)
         self.interactions = InteractionService(self)
+        self.cases = CaseService(self)
         self.loyalty = LoyaltyService(self, loyalty)
         self.tiers = TierService(self)
         self.coupons = CouponService(self)
@@ -71,7 +81,8 @@ class CRM:
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
              plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
-             loyalty: LoyaltyProgram | None = None, create_schema: bool | None = None) -> CRM:
+             loyalty: LoyaltyProgram | None = None, support: SupportPolicy | None = None,
+             create_schema: bool | None = None) -> CRM:
         """Open a CRM on ``"memory://"``, ``"sqlite:///shop.db"``,
         ``"postgresql+psycopg://..."`` or ``"mysql+pymysql://..."``.
 
@@ -84,7 +95,7 @@ class CRM:
         if create_schema:
             backend.create_schema()
         return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
-                   loyalty=loyalty)
+                   loyalty=loyalty, support=support)
 
     def close(self) -> None:
         """Release the backend's connections."""

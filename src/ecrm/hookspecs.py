@@ -30,6 +30,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
+    from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
     from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.earning import EarnRule
@@ -228,4 +229,64 @@ def ecrm_interaction_recorded(crm: CRM, interaction: Interaction) -> None:
     ``import_many``; not for replays).
 
     :param interaction: the interaction as stored.
+    """
+
+
+@hookspec
+def ecrm_case_opened(crm: CRM, case: Case) -> None:
+    """Fires after a new case is committed (not when ``open`` replays a delivered
+    message). The customer's first message, if any, follows as
+    ``ecrm_case_message_added``.
+
+    :param case: the case as stored (status ``new``).
+    """
+
+
+@hookspec
+def ecrm_case_message_added(crm: CRM, case: Case, message: CaseMessage) -> None:
+    """Fires after a new message of a case's thread is committed (not for replays).
+    Deliver an agent's ``reply`` to the customer from here, on ``message.channel``.
+
+    :param case: the case as it was before the message changed it.
+    :param message: the message as stored.
+    """
+
+
+@hookspec
+def ecrm_case_status_changed(crm: CRM, case: Case, change: StatusChange) -> None:
+    """Fires after a case's status change is committed, whether an agent moved it or a
+    message did (a customer's message reopening a resolved case, say).
+
+    :param case: the case after the change.
+    :param change: the step of its history: ``old``, ``new``, ``at`` and ``actor``.
+    """
+
+
+@hookspec
+def ecrm_sla_breached(crm: CRM, case: Case, breach: SLABreach) -> None:
+    """Fires once per case and metric, after the breach is committed: when the SLA check
+    job finds a target missed, or when a reply or resolution comes after its due time.
+
+    :param case: the case that missed its target.
+    :param breach: the metric (first response or resolution), its due time and when
+        the miss was found.
+    """
+
+
+@hookspec
+def ecrm_survey_requested(crm: CRM, case: Case, survey: Survey) -> None:
+    """Fires after a resolution asked for a satisfaction survey: send it to the customer
+    from here (its ``id`` is what :meth:`ecrm.cases.CaseService.answer_survey` takes).
+
+    :param case: the resolved case.
+    :param survey: the request (``kind`` CSAT or NPS).
+    """
+
+
+@hookspec
+def ecrm_survey_answered(crm: CRM, case: Case, survey: Survey) -> None:
+    """Fires after a survey answer is committed (not for a repeated answer).
+
+    :param case: the case the survey is about.
+    :param survey: the survey with its ``score``, ``comment`` and ``answered_at``.
     """

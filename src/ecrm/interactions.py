@@ -128,8 +128,9 @@ class InteractionService:
     def timeline(self, customer_id: str, *, limit: int = DEFAULT_PAGE, after: str | None = None,
                  channels: Collection[str] | None = None, kinds: Collection[str] | None = None,
                  sources: Collection[str] | None = None) -> TimelinePage:
-        """One page of the customer's timeline: orders, interactions and points
-        transactions in one stream, newest first (see :mod:`ecrm.timeline`)."""
+        """One page of the customer's timeline: orders, interactions, points
+        transactions, cases and case messages in one stream, newest first (see
+        :mod:`ecrm.timeline`)."""
         return customer_timeline(self._crm, customer_id, limit=limit, after=after,
                                  channels=channels, kinds=kinds, sources=sources)
 

@@ -83,6 +83,8 @@ NOTIFICATIONS = (
     "ecrm_order_recorded", "ecrm_order_refunded", "ecrm_order_cancelled",
     "ecrm_points_changed", "ecrm_tier_changed", "ecrm_coupon_redeemed",
     "ecrm_coupon_use_restored", "ecrm_referral_rewarded", "ecrm_interaction_recorded",
+    "ecrm_case_opened", "ecrm_case_message_added", "ecrm_case_status_changed",
+    "ecrm_sla_breached", "ecrm_survey_requested", "ecrm_survey_answered",
 )
 
 

@@ -1,5 +1,5 @@
-"""The customer timeline (``crm.interactions.timeline``): orders, interactions and points
-transactions in one stream, newest first.
+"""The customer timeline (``crm.interactions.timeline``): orders, interactions, points
+transactions, support cases and their messages in one stream, newest first.
 
 Each source is read with the same keyset bound and ``limit + 1`` rows through its own
 ``(customer, time, id)`` index, and the slices are merged here; a page therefore costs
@@ -16,6 +16,7 @@ from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
 from ecrm.domain import interactions as interaction_rules
 from ecrm.domain import validation as check
+from ecrm.domain.cases import Case, CaseMessage, MessageKind
 from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import PointsTransaction, TransactionKind
 from ecrm.domain.orders import Order
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 ORDER_PLACED = "order_placed"
 #: Points transactions appear as ``points_`` + their kind (``points_earn``, ...).
 POINTS_PREFIX = "points_"
+#: The kind of a case's opening; its messages appear as ``case_`` + their kind.
+CASE_OPENED = "case_opened"
+CASE_PREFIX = "case_"
 
 Reader = Callable[[UnitOfWork, str, Position | None, int], list[TimelineEvent]]
 
@@ -82,6 +86,26 @@ def _readers(sources: set[Source], channels: set[str] | None, kinds: set[str] | 
     if Source.POINTS in sources and channels is None and points_kinds != set():
         readers.append(_reader(Source.POINTS, _points_event, lambda uow, c, b, n:
                                uow.loyalty.timeline(c, before=b, limit=n, kinds=points_kinds)))
+    if Source.CASE in sources:
+        readers.extend(_case_readers(channels, kinds))
+    return readers
+
+
+def _case_readers(channels: set[str] | None, kinds: set[str] | None) -> list[Reader]:
+    """Readers of the customer's cases and case messages (one source, two tables: the
+    ids never collide, so the stream's order stays total)."""
+    readers: list[Reader] = []
+    if kinds is None or CASE_OPENED in kinds:
+        readers.append(_reader(Source.CASE, _case_event, lambda uow, c, b, n:
+                               uow.cases.case_timeline(c, before=b, limit=n,
+                                                       channels=channels)))
+    message_kinds = None if kinds is None else {
+        kind.value for kind in MessageKind if CASE_PREFIX + kind.value in kinds}
+    if message_kinds != set():
+        readers.append(_reader(Source.CASE, _message_event, lambda uow, c, b, n:
+                               uow.cases.message_timeline(c, before=b, limit=n,
+                                                          channels=channels,
+                                                          kinds=message_kinds)))
     return readers
 
 
@@ -109,6 +133,16 @@ def _order_event(order: Order) -> TimelineEvent:
 def _points_event(transaction: PointsTransaction) -> TimelineEvent:
     return TimelineEvent(transaction.occurred_at, Source.POINTS, transaction.id,
                          POINTS_PREFIX + transaction.kind.value, None, transaction)
+
+
+def _case_event(case: Case) -> TimelineEvent:
+    return TimelineEvent(case.opened_at, Source.CASE, case.id, CASE_OPENED, case.channel,
+                         case)
+
+
+def _message_event(message: CaseMessage) -> TimelineEvent:
+    return TimelineEvent(message.occurred_at, Source.CASE, message.id,
+                         CASE_PREFIX + message.kind.value, message.channel, message)
 
 
 def _points_kinds(kinds: set[str] | None) -> set[str] | None:

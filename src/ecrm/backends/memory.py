@@ -7,7 +7,6 @@ backend keeps the same all-or-nothing promise as a database.
 from __future__ import annotations
 
 import copy
-import heapq
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
+from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -24,11 +24,10 @@ from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction, ledge
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderStatus, Refund, summarize
 from ecrm.domain.referrals import Referral
 from ecrm.domain.tiers import TierChange, TierStatus
-from ecrm.domain.timeline import Before
+from ecrm.domain.timeline import Before, newest_first
 from ecrm.errors import DuplicateKey
 
 Row = TypeVar("Row", Customer, Account)
-Event = TypeVar("Event")
 
 
 class _Table:
@@ -120,12 +119,19 @@ class _TenantData:
         self.interactions = _Table("interactions", self.journal)
         # "channel external_id" -> interaction id: the unique external id per channel.
         self.interaction_sources = _Table("interactions.external_id", self.journal)
+        self.cases = _Table("cases", self.journal)
+        self.case_status_changes = _Table("case_status_changes", self.journal)
+        self.case_messages = _Table("case_messages", self.journal)
+        # "channel external_id" -> message id: the unique external id per channel.
+        self.case_message_sources = _Table("case_messages.external_id", self.journal)
+        self.sla_breaches = _Table("sla_breaches", self.journal)
+        self.case_surveys = _Table("case_surveys", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
         """Tables whose rows carry customer ids that follow a merge, with those fields."""
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
-                 self.interactions]
+                 self.interactions, self.cases, self.case_messages, self.case_surveys]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -196,6 +202,7 @@ class MemoryUnitOfWork:
         self.accounts = MemoryAccountRepository(data)
         self.orders = MemoryOrderRepository(data)
         self.interactions = MemoryInteractionRepository(data)
+        self.cases = MemoryCaseRepository(data)
         self.loyalty = MemoryLoyaltyRepository(data)
         self.idempotency = MemoryIdempotencyRepository(data)
         self.tiers = MemoryTierRepository(data)
@@ -224,16 +231,6 @@ def _detached(row: Row) -> Row:
 
 def _maybe(row: Row | None) -> Row | None:
     return None if row is None else _detached(row)
-
-
-def _newest_first(rows: Iterable[Event], key: Callable[[Event], tuple[datetime, str]],
-                  before: Before | None, limit: int) -> list[Event]:
-    """Up to ``limit`` rows with ``key(row)`` (a time and an id) below ``before``,
-    largest key first: a timeline slice."""
-    if before is not None:
-        bound = (before.at, before.id)
-        rows = (row for row in rows if key(row) < bound)
-    return heapq.nlargest(limit, rows, key=key)
 
 
 class MemoryCustomerRepository:
@@ -345,7 +342,7 @@ class MemoryOrderRepository:
                  channels: Collection[str] | None) -> list[Order]:
         mine = (o for o in self._orders.rows.values() if o.customer_id == customer_id
                 and (channels is None or o.channel in channels))
-        return _newest_first(mine, lambda o: (o.placed_at, o.order_id), before, limit)
+        return newest_first(mine, lambda o: (o.placed_at, o.order_id), before, limit)
 
     def count_for_customer(self, customer_id: str) -> int:
         return sum(1 for o in self._orders.rows.values()
@@ -427,7 +424,7 @@ class MemoryInteractionRepository:
         mine = (i for i in self._table.rows.values() if i.customer_id == customer_id
                 and (channels is None or i.channel in channels)
                 and (kinds is None or i.kind in kinds))
-        found = _newest_first(mine, lambda i: (i.occurred_at, i.id), before, limit)
+        found = newest_first(mine, lambda i: (i.occurred_at, i.id), before, limit)
         return [_own_payload(i) for i in found]
 
     def delete_older(self, before: datetime, *, channels: Collection[str] | None,
@@ -492,7 +489,7 @@ class MemoryLoyaltyRepository:
                  kinds: Collection[str] | None) -> list[PointsTransaction]:
         mine = (t for t in self._transactions.rows.values() if t.customer_id == customer_id
                 and (kinds is None or t.kind.value in kinds))
-        return _newest_first(mine, lambda t: (t.occurred_at, t.id), before, limit)
+        return newest_first(mine, lambda t: (t.occurred_at, t.id), before, limit)
 
     def is_reversed(self, transaction_id: str) -> bool:
         return any(t.reverses_id == transaction_id for t in self._transactions.rows.values())

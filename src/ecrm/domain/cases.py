@@ -239,3 +239,42 @@ def order_ids(value: Iterable[object] | None) -> tuple[str, ...]:
     for item in check.names("order_ids", value):
         seen[check.required_text("order_ids", item, 64)] = None
     return tuple(seen)
+
+
+#: Fields ``crm.cases.update`` may change, with their checks.
+EDITABLE: Mapping[str, Any] = {
+    "subject": lambda value: subject(value),
+    "type": check.choice(CaseType, "type"),
+    "priority": check.choice(Priority, "priority"),
+    "category": lambda value: label("category", value),
+    "root_cause": lambda value: label("root_cause", value),
+    "tags": tags,
+    "assignee": lambda value: label("assignee", value),
+    "team": lambda value: label("team", value),
+}
+
+
+def subject(value: object) -> str:
+    """A case's subject line: text, not blank, at most 200 characters."""
+    text = check.text("subject", value, 200, required=True)
+    assert text is not None
+    if not text.strip():
+        raise ValidationError("subject", "must not be blank")
+    return text
+
+
+def changed_case(case: Case, changes: Mapping[str, object], at: datetime) -> Case:
+    """``case`` with ``changes`` (field name to new value; None clears an optional
+    field) applied and checked.
+
+    :raises ValidationError: an unknown field or a bad value, naming the field.
+    """
+    values: dict[str, Any] = {}
+    for field, value in changes.items():
+        convert = EDITABLE.get(field)
+        if convert is None:
+            raise ValidationError(field, "is not a field a case update can change "
+                                         f"(one of {', '.join(EDITABLE)})")
+        values[field] = convert(value)
+    changed = attrs.evolve(case, **values)
+    return changed if changed == case else attrs.evolve(changed, updated_at=at)

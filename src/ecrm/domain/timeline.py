@@ -6,10 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import heapq
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -22,11 +23,14 @@ MAX_PAGE = 500
 _CURSOR_VERSION = "t1"
 _ONE_TICK = timedelta(microseconds=1)  # every backend stores microseconds
 
+Event = TypeVar("Event")
+
 
 class Source(enum.StrEnum):
     """Where a timeline event comes from. The names also break ties between events at
     the same instant (see :class:`TimelineEvent`)."""
 
+    CASE = "case"
     INTERACTION = "interaction"
     ORDER = "order"
     POINTS = "points"
@@ -36,9 +40,11 @@ class Source(enum.StrEnum):
 class TimelineEvent:
     """One event of a customer's timeline. ``item`` is the source's own object (an
     :class:`~ecrm.domain.interactions.Interaction`, :class:`~ecrm.domain.orders.Order` or
-    :class:`~ecrm.domain.loyalty.PointsTransaction`). ``kind`` is the interaction's kind,
-    ``order_placed``, or ``points_`` and the transaction's kind (``points_earn``, ...);
-    ``channel`` is None for events without one (points).
+    :class:`~ecrm.domain.loyalty.PointsTransaction`, :class:`~ecrm.domain.cases.Case` or
+    :class:`~ecrm.domain.cases.CaseMessage`). ``kind`` is the interaction's kind,
+    ``order_placed``, ``points_`` and the transaction's kind (``points_earn``, ...),
+    ``case_opened``, or ``case_`` and a message's kind (``case_inbound``, ``case_reply``,
+    ``case_note``); ``channel`` is None for events without one (points).
 
     Events are ordered newest first by ``(at, source, id)``, descending."""
 
@@ -93,6 +99,16 @@ def bound_for(source: Source, after: Position | None) -> Before | None:
     if source < after.source:
         return Before(after.at + _ONE_TICK, "")  # ties included: time <= at
     return Before(after.at, "")  # ties excluded: time < at
+
+
+def newest_first(rows: Iterable[Event], key: Callable[[Event], tuple[datetime, str]],
+                 before: Before | None, limit: int) -> list[Event]:
+    """Up to ``limit`` of ``rows`` with ``key(row)`` (a time and an id) below ``before``,
+    largest key first: one source's timeline slice, for stores without an index."""
+    if before is not None:
+        bound = (before.at, before.id)
+        rows = (row for row in rows if key(row) < bound)
+    return heapq.nlargest(limit, rows, key=key)
 
 
 def merge_page(per_source: Iterable[Sequence[TimelineEvent]], limit: int) -> TimelinePage:

@@ -80,6 +80,30 @@ class Recorder:
     def ecrm_interaction_recorded(self, crm: CRM, interaction: Any) -> None:
         self._note("interaction_recorded", interaction=interaction)
 
+    @hookimpl
+    def ecrm_case_opened(self, crm: CRM, case: Any) -> None:
+        self._note("case_opened", case=case)
+
+    @hookimpl
+    def ecrm_case_message_added(self, crm: CRM, case: Any, message: Any) -> None:
+        self._note("case_message_added", case=case, message=message)
+
+    @hookimpl
+    def ecrm_case_status_changed(self, crm: CRM, case: Any, change: Any) -> None:
+        self._note("case_status_changed", case=case, change=change)
+
+    @hookimpl
+    def ecrm_sla_breached(self, crm: CRM, case: Any, breach: Any) -> None:
+        self._note("sla_breached", case=case, breach=breach)
+
+    @hookimpl
+    def ecrm_survey_requested(self, crm: CRM, case: Any, survey: Any) -> None:
+        self._note("survey_requested", case=case, survey=survey)
+
+    @hookimpl
+    def ecrm_survey_answered(self, crm: CRM, case: Any, survey: Any) -> None:
+        self._note("survey_answered", case=case, survey=survey)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
