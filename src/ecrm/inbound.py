@@ -180,43 +180,60 @@ class InboundService:
 
     def _deliver(self, channel: str, customer_id: str, message: InboundMessage,
                  outcome: _Outcome) -> None:
-        """Add ``message`` to its case, opening one when it has none, and link the
-        orders it names. After ``open``, ``add_message`` is a replay that answers with the
-        stored first message."""
-        author = (message.sender.name or "")[:MAX_AUTHOR] or None
-        case_id = self._case_for(customer_id, message)
-        if case_id is None:
+        """Add ``message`` to its case, opening one when it has none (or when the case
+        it answers takes no more customer messages), and link the orders it names."""
+        case_id = self._known_case(customer_id, message)
+        added = (self._add(case_id, channel, message) if case_id is not None
+                 else self._add_to_answered(channel, customer_id, message))
+        if added is None:
             case = self._crm.cases.open(
                 customer_id, subject=message.title, channel=channel, body=message.body,
-                occurred_at=message.occurred_at, author=author,
+                occurred_at=message.occurred_at, author=_author(message),
                 external_id=message.external_id, payload=message.payload,
                 order_ids=message.order_ids or None)
             outcome.cases_opened.append(case)
-            case_id = case.id
-        outcome.messages.append(self._crm.cases.add_message(
-            case_id, body=message.body, kind="inbound", channel=channel,
-            occurred_at=message.occurred_at, author=author,
-            external_id=message.external_id, payload=message.payload))
+            added = self._add(case.id, channel, message)  # a replay: the first message
+        outcome.messages.append(added)
         for order_id in message.order_ids:  # linking a linked order changes nothing
-            self._crm.cases.link_order(case_id, order_id)
+            self._crm.cases.link_order(added.case_id, order_id)
 
-    def _case_for(self, customer_id: str, message: InboundMessage) -> str | None:
-        """The id of the case ``message`` belongs in, or None for a new one: the case
-        already holding it (a redelivery), the case it names, or the same customer's case
-        of a message it answers."""
-        cases = self._crm.cases
-        held = cases.thread_of([message.external_id])
-        if held is not None:
-            if held.customer_id != customer_id:  # a sender can choose its ids (Message-ID)
-                raise ConflictError(f"external id {message.external_id!r} belongs to a "
-                                    "message of another customer's case")
-            return held.id
-        if message.case_id is not None:
+    def _known_case(self, customer_id: str, message: InboundMessage) -> str | None:
+        """The case already holding ``message`` (a redelivery), else the case it names."""
+        held = self._crm.cases.thread_of([message.external_id])
+        if held is None:
             return message.case_id
-        answered = cases.thread_of(message.replies_to) if message.replies_to else None
-        if answered is not None and answered.customer_id == customer_id:
-            return answered.id
-        return None
+        if held.customer_id != customer_id:  # a sender can choose its ids (Message-ID)
+            raise ConflictError(f"external id {message.external_id!r} belongs to a "
+                                "message of another customer's case")
+        return held.id
+
+    def _add_to_answered(self, channel: str, customer_id: str, message: InboundMessage
+                         ) -> CaseMessage | None:
+        """``message`` added to the same customer's case of a message it answers, or None:
+        no such case, or the case is closed to customer messages by the support policy
+        (then the message opens a follow-up case)."""
+        if not message.replies_to:
+            return None
+        answered = self._crm.cases.thread_of(message.replies_to)
+        if answered is None or answered.customer_id != customer_id:
+            return None
+        try:
+            return self._add(answered.id, channel, message)
+        except ConflictError:
+            if self._crm.cases.thread_of([message.external_id]) is not None:
+                raise  # the id was stored meanwhile, with other content
+            return None
+
+    def _add(self, case_id: str, channel: str, message: InboundMessage) -> CaseMessage:
+        return self._crm.cases.add_message(
+            case_id, body=message.body, kind="inbound", channel=channel,
+            occurred_at=message.occurred_at, author=_author(message),
+            external_id=message.external_id, payload=message.payload)
+
+
+def _author(message: InboundMessage) -> str | None:
+    """The sender's name, cut to what a message's author keeps."""
+    return (message.sender.name or "")[:MAX_AUTHOR] or None
 
 
 class _Outcome:
