@@ -49,8 +49,9 @@ def ecrm_line(site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleTyp
 
 @pytest.fixture
 def crm(ecrm_line: ModuleType) -> ecrm.CRM:
-    """A CRM that loaded the plugin by its entry-point name."""
-    return ecrm.CRM.open("memory://", plugins=["line"])
+    """A CRM that loaded the plugin by its entry-point name, its clock 90 s after T0."""
+    clock = ecrm.ManualClock(datetime(2026, 5, 11, 3, 1, 30, tzinfo=timezone.utc))
+    return ecrm.CRM.open("memory://", plugins=["line"], clock=clock)
 
 
 def webhook(*events: dict[str, Any]) -> bytes:
@@ -179,3 +180,29 @@ def test_without_a_secret_the_plugin_says_how_to_configure_it(
     monkeypatch.delenv("ECRM_LINE_CHANNEL_SECRET")
     with pytest.raises(ecrm.ECRMError, match="ECRM_LINE_CHANNEL_SECRET"):
         crm.inbound.receive("line", webhook(), headers={"X-Line-Signature": "x"})
+
+
+def test_a_chat_is_one_case_until_it_is_resolved(crm: ecrm.CRM, ecrm_line: ModuleType) -> None:
+    hanako = crm.customers.create(name="花子", external_id=f"line:{USER}")
+
+    def post(*events: dict[str, Any]) -> ecrm.InboundResult:
+        body = webhook(*events)
+        return crm.inbound.receive("line", body, headers=signed(ecrm_line, body))
+
+    first = post(text("5001", "茶葉の賞味期限を教えてください"), text("5002", "缶入りのものです",
+                                                            at=T0 + 1000))
+    [case] = first.cases_opened
+    assert case.subject == "茶葉の賞味期限を教えてください" and case.channel == "line"
+    assert [m.case_id for m in first.messages] == [case.id, case.id]
+    later = post(text("5003", "急ぎではありません", at=T0 + 60_000))
+    assert (later.cases_opened, later.messages[0].case_id) == ((), case.id)
+    assert post(text("5003", "急ぎではありません", at=T0 + 60_000)).messages == later.messages
+
+    crm.cases.change_status(case.id, "resolved")
+    fresh = post(text("5004", "別の質問です", at=T0 + 120_000))
+    assert len(fresh.cases_opened) == 1 and fresh.cases_opened[0].id != case.id
+    quoting = post(text("5005", "先ほどの件、ありがとうございました", at=T0 + 180_000,
+                        quotedMessageId="5001"))
+    assert quoting.messages[0].case_id == case.id  # the quoted message's case reopens
+    assert crm.cases.get(case.id).status.value == "open"
+    assert len(crm.cases.for_customer(hanako.id)) == 2
