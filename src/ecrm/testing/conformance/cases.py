@@ -310,3 +310,33 @@ class CaseContract(ContractBase):
         recorded = [b for batch in found for b in batch]
         assert sorted(b.case_id for b in recorded) == sorted(c.id for c in cases)
         assert all(len(crm.cases.breaches(c.id)) == 1 for c in cases)
+
+    def test_figures_are_the_same_on_every_backend(self, crm: CRM) -> None:
+        alice, bob = crm.customers.create(name="alice"), crm.customers.create(name="bob")
+        fast = open_case(crm, alice.id, type="complaint", category="damaged", team="care")
+        slow = open_case(crm, bob.id, type="complaint", category="damaged", team="care")
+        other = open_case(crm, alice.id, type="complaint", category="late", team="logistics")
+        crm.clock.advance(timedelta(hours=1))
+        crm.cases.add_message(fast.id, body="すぐ対応します", kind="reply")
+        crm.cases.change_status(fast.id, "resolved")
+        crm.clock.advance(timedelta(hours=5))
+        crm.cases.add_message(slow.id, body="遅れました", kind="reply")
+        crm.cases.check_sla()
+        [survey] = crm.cases.surveys(fast.id)
+        crm.cases.answer_survey(survey.id, 5)
+        period = {"since": START, "until": START + timedelta(days=1)}
+        care, logistics = crm.cases.figures(by="team", **period)
+        assert (care.group, care.cases, care.resolved, care.breached) == ("care", 2, 1, 1)
+        assert care.first_response_mean == timedelta(hours=3, minutes=30)
+        assert care.first_response_median == timedelta(hours=3, minutes=30)
+        assert care.resolution_mean == timedelta(hours=1)
+        assert (care.breach_rate, care.csat, care.csat_answers) == (0.5, 1.0, 1)
+        assert (logistics.group, logistics.cases, logistics.breached) == ("logistics", 1, 1)
+        assert crm.cases.top_categories(**period) == [("damaged", 2), ("late", 1)]
+        assert crm.cases.repeat_complainers(**period) == [(alice.id, 2)]
+        [nothing] = crm.cases.figures(since=START + timedelta(days=1),
+                                      until=START + timedelta(days=2))
+        assert (nothing.group, nothing.cases, nothing.breach_rate) == (None, 0, None)
+        with pytest.raises(ValidationError):
+            crm.cases.figures(since=START.replace(tzinfo=None), until=START)
+        assert other.id in {c.id for c in crm.cases.for_customer(alice.id)}
