@@ -11,7 +11,7 @@ with a :class:`ValidationError` naming the field before anything is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +36,6 @@ MAX_SUBJECT = 200
 MAX_REPLIES_TO = 100
 #: The longest external id (a Message-ID, a LINE message id), in characters.
 MAX_EXTERNAL_ID = 128
-
-
-def _text(field: str, max_length: int) -> Callable[[object], str | None]:
-    return lambda value: check.text(field, value, max_length)
-
-
-def _required(field: str, max_length: int) -> Callable[[object], str]:
-    return lambda value: check.required_text(field, value, max_length)
 
 
 def _moment(value: object) -> datetime:
@@ -79,13 +71,14 @@ class Sender:
         field is malformed.
     """
 
-    customer_id: str | None = attrs.field(default=None,
-                                          converter=_text("sender.customer_id", 128))
-    email: str | None = attrs.field(default=None,
-                                    converter=lambda value: check.email("sender.email", value))
-    external_id: str | None = attrs.field(default=None,
-                                          converter=_text("sender.external_id", 128))
-    name: str | None = attrs.field(default=None, converter=_text("sender.name", 200))
+    customer_id: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("sender.customer_id", value, 128))
+    email: str | None = attrs.field(
+        default=None, converter=lambda value: check.email("sender.email", value))
+    external_id: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("sender.external_id", value, 128))
+    name: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("sender.name", value, 200))
 
     def __attrs_post_init__(self) -> None:
         if self.customer_id is None and self.email is None and self.external_id is None:
@@ -107,11 +100,14 @@ class InboundMessage:
     sender: Sender = attrs.field(validator=_is_sender)
     body: str = attrs.field(converter=cases.body)
     occurred_at: datetime = attrs.field(converter=_moment)
-    external_id: str = attrs.field(converter=_required("external_id", MAX_EXTERNAL_ID))
-    subject: str | None = attrs.field(default=None, converter=_text("subject", MAX_SUBJECT))
+    external_id: str = attrs.field(
+        converter=lambda value: check.required_text("external_id", value, MAX_EXTERNAL_ID))
+    subject: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("subject", value, MAX_SUBJECT))
     replies_to: tuple[str, ...] = attrs.field(
         default=(), converter=lambda value: external_ids("replies_to", value))
-    case_id: str | None = attrs.field(default=None, converter=_text("case_id", 128))
+    case_id: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("case_id", value, 128))
     order_ids: tuple[str, ...] = attrs.field(default=(), converter=cases.order_ids)
     payload: dict[str, Any] = attrs.field(factory=dict, converter=small_payload)
 
@@ -134,11 +130,13 @@ class InboundEvent:
     sender: Sender = attrs.field(validator=_is_sender)
     kind: str = attrs.field(converter=lambda value: check.identifier("kind", value))
     occurred_at: datetime = attrs.field(converter=_moment)
-    external_id: str | None = attrs.field(default=None,
-                                          converter=_text("external_id", MAX_EXTERNAL_ID))
+    external_id: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("external_id", value, MAX_EXTERNAL_ID))
     payload: dict[str, Any] = attrs.field(factory=dict, converter=small_payload)
-    sku: str | None = attrs.field(default=None, converter=_text("sku", 64))
-    reference: str | None = attrs.field(default=None, converter=_text("reference", 128))
+    sku: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("sku", value, 64))
+    reference: str | None = attrs.field(
+        default=None, converter=lambda value: check.text("reference", value, 128))
 
 
 #: What a channel plugin's ``ecrm_receive`` returns a list of.
