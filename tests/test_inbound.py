@@ -6,12 +6,15 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from email.header import Header
 from email.message import EmailMessage
 from email.utils import formataddr
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ecrm
 from ecrm import InboundEvent, InboundMessage, Sender, ValidationError
@@ -514,7 +517,7 @@ def message(sender: dict[str, Any], external_id: str, body: str = "hello", **fie
 def test_a_message_goes_to_the_case_it_names_and_links_its_orders(desk: ecrm.CRM) -> None:
     hanako = desk.customers.create(email="hanako@example.jp")
     desk.orders.record(order_id="A-1", customer_id=hanako.id, placed_at=NOW, channel="web",
-                      lines=[ecrm.OrderLine("TEA-01", 1, 1500)])
+                      lines=[ecrm.OrderLine("TEA-01", 1, Decimal("1500"))])
     case = desk.cases.open(hanako.id, subject="返品", channel="web")
     result = desk.inbound.receive("kiosk", {"items": [
         message({"customer_id": hanako.id}, "k1", case_id=case.id, order_ids=["A-1"]),
@@ -536,7 +539,7 @@ def test_a_bad_case_or_order_reference_writes_nothing(desk: ecrm.CRM, change: di
     hanako = desk.customers.create(email="hanako@example.jp")
     jiro = desk.customers.create(email="jiro@example.jp")
     desk.orders.record(order_id="B-1", customer_id=jiro.id, placed_at=NOW, channel="web",
-                      lines=[ecrm.OrderLine("TEA-01", 1, 1500)])
+                      lines=[ecrm.OrderLine("TEA-01", 1, Decimal("1500"))])
     jiros_case = desk.cases.open(jiro.id, subject="x", channel="web")
     if change.get("case_id") == "other":
         change = {"case_id": jiros_case.id}
@@ -594,3 +597,23 @@ def test_a_conflict_half_way_keeps_what_came_before_and_redelivery_is_safe(
 def test_automatic_mail_writes_nothing(desk: ecrm.CRM) -> None:
     result = desk.inbound.receive("email", raw_mail(extra={"Auto-Submitted": "auto-replied"}))
     assert result == ecrm.InboundResult() and customers(desk) == []
+
+
+mail_like = st.builds(
+    lambda sender, head, body: b"From: " + sender + b"\r\n" + head + b"\r\n\r\n" + body,
+    st.sampled_from([b"taro@example.jp", b"=?utf-8?b?5aSq6YOO?= <taro@example.jp>", b"x@y",
+                     b"<>", b"\x1b$B;3ED\x1b(B <a@example.jp>"]),
+    st.binary(max_size=200), st.binary(max_size=400))
+
+
+@given(data=st.binary(max_size=600) | mail_like)
+def test_any_bytes_store_one_message_or_write_nothing(data: bytes) -> None:
+    shop = ecrm.CRM.open("memory://", clock=ecrm.ManualClock(NOW))
+    try:
+        result = shop.inbound.receive("email", data)
+    except ValidationError:
+        assert customers(shop) == []
+        return
+    assert len(result.messages) <= 1 and len(result.cases_opened) == len(result.messages)
+    assert len(customers(shop)) == len(result.messages)
+    assert shop.inbound.receive("email", data).messages == result.messages
