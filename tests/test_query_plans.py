@@ -3,15 +3,21 @@ rather than walking every row of the tenant."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import event
 
 from ecrm import CRM
 from ecrm.backends.sql import SQLBackend
+from ecrm.domain.cases import Case, CaseMessage, CaseStatus, CaseType, MessageKind, Priority
+from ecrm.domain.timeline import Before
+from tests.workload import read_cases
+
+WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
 
 
 def test_timeline_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
@@ -92,19 +98,113 @@ def test_server_timelines_walk_the_customer_index_backwards(fixture: str,
                                   "kind": "page_view"} for _ in range(5))
     selects = _selects_of(backend, lambda: crm.interactions.timeline(
         customer, limit=2, after=crm.interactions.timeline(customer, limit=2).next_cursor))
-    reads = [(s, p) for s, p in selects if "FROM ecrm_interactions" in s]
+    reads = [(s, p, TIMELINE_INDEX) for s, p in selects if "FROM ecrm_interactions" in s]
     assert len(reads) == 2
+    _assert_index_walks(backend, fixture, reads)
+
+
+CASE_TIMELINE_INDEXES = {"ecrm_cases": "ix_ecrm_cases_tenant_id_customer_id_opened_at_id",
+                         "ecrm_case_messages":
+                             "ix_ecrm_case_messages_tenant_id_customer_id_occurred_at_id"}
+
+
+def _case_history(backend: SQLBackend, customers: int = 3) -> tuple[str, list[str]]:
+    """A new tenant whose customers each have cases with messages; the tenant and the
+    customers' ids."""
+    tenant = f"plans-{uuid.uuid4().hex[:8]}"
+    crm = CRM(backend, tenant=tenant)
+    ids = [crm.customers.create().id for _ in range(customers)]
+    with backend.unit_of_work(tenant) as uow:
+        for n in range(12):
+            customer = ids[n % customers]
+            case = Case(id=f"case-{n:02d}", customer_id=customer, type=CaseType.INQUIRY,
+                        subject="s", priority=Priority.NORMAL, status=CaseStatus.OPEN,
+                        channel="email", opened_at=WHEN + timedelta(hours=n),
+                        updated_at=WHEN, order_ids=(f"o-{n}",))
+            uow.cases.add(case)
+            uow.cases.add_message(CaseMessage(
+                id=f"msg-{n:02d}", case_id=case.id, customer_id=customer,
+                kind=MessageKind.INBOUND, channel="email", body="b",
+                occurred_at=case.opened_at, recorded_at=case.opened_at,
+                external_id=f"ext-{n}"))
+    return tenant, ids
+
+
+def _page_case_timelines(backend: SQLBackend, tenant: str, customer: str) -> None:
+    """Two pages of each case timeline, the second below the first's last row."""
+    with backend.unit_of_work(tenant, read_only=True) as uow:
+        cases = uow.cases.case_timeline(customer, before=None, limit=2, channels=None)
+        uow.cases.case_timeline(customer, before=Before(cases[-1].opened_at, cases[-1].id),
+                                limit=2, channels=["email"])
+        messages = uow.cases.message_timeline(customer, before=None, limit=2,
+                                              channels=None, kinds=None)
+        last = messages[-1]
+        uow.cases.message_timeline(customer, before=Before(last.occurred_at, last.id),
+                                   limit=2, channels=["email"], kinds=["inbound"])
+
+
+def test_case_reads_search_by_an_index(sqlite_backend: SQLBackend) -> None:
+    """Every read of the case repository (timelines included) searches an index."""
+    tenant, customers = _case_history(sqlite_backend)
+
+    def reads() -> None:
+        _page_case_timelines(sqlite_backend, tenant, customers[0])
+        with sqlite_backend.unit_of_work(tenant, read_only=True) as uow:
+            read_cases(uow.cases, customers[0], "case-00")
+
+    selects = _selects_of(sqlite_backend, reads)
+    for table in ("ecrm_cases", "ecrm_case_messages", "ecrm_case_status_changes",
+                  "ecrm_sla_breaches", "ecrm_case_surveys", "ecrm_case_orders"):
+        assert any(f"FROM {table}" in s for s, _ in selects), table
+    _assert_no_walks(sqlite_backend, selects)
+
+
+@pytest.mark.parametrize("fixture", ["postgres_backend", "mysql_backend"])
+def test_server_case_timelines_walk_the_customer_index_backwards(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    """As for interactions: both case timelines follow the customer's (time, id) index
+    from the bound, newest first, with no sort; so does the list of a customer's cases."""
+    backend: SQLBackend = request.getfixturevalue(fixture)
+    tenant, customers = _case_history(backend)
+
+    def reads_of_a_customer() -> None:
+        _page_case_timelines(backend, tenant, customers[0])
+        with backend.unit_of_work(tenant, read_only=True) as uow:
+            uow.cases.for_customer(customers[0])
+
+    selects = _selects_of(backend, reads_of_a_customer)
+    reads = [(s, p, index) for s, p in selects for table, index in
+             CASE_TIMELINE_INDEXES.items() if re.search(rf"FROM {table}\b", s)]
+    assert len(reads) == 5
+    _assert_index_walks(backend, fixture, reads)
+
+
+def _assert_index_walks(backend: SQLBackend, fixture: str,
+                        reads: list[tuple[str, object, str]]) -> None:
+    """Each read's plan walks its index (the one the planner chose, not merely one it
+    considered) and sorts nothing. On PostgreSQL sequential scans and sorts are switched
+    off, to ask whether such a plan exists."""
     raw = backend.engine.raw_connection()
     try:
         cursor = raw.cursor()
         if fixture == "postgres_backend":
             cursor.execute("SET enable_seqscan = off")
             cursor.execute("SET enable_sort = off")
-        for statement, parameters in reads:
+        for statement, parameters, index in reads:
             cursor.execute(f"EXPLAIN {statement}", parameters)
-            plan = "\n".join(str(row) for row in cursor.fetchall())
-            assert TIMELINE_INDEX in plan, plan
+            rows = cursor.fetchall()
+            plan = "\n".join(str(row) for row in rows)
+            assert index in _chosen_indexes(fixture, rows), plan
             assert "Sort" not in plan and "filesort" not in plan, plan
     finally:
         raw.rollback()
         raw.close()
+
+
+def _chosen_indexes(fixture: str, rows: list[tuple[object, ...]]) -> set[str]:
+    """The indexes an EXPLAIN's plan reads: PostgreSQL's "using <index> on" nodes,
+    MySQL/MariaDB's ``key`` column (``possible_keys`` lists every candidate)."""
+    if fixture == "postgres_backend":
+        return {match for (line, *_) in rows
+                for match in re.findall(r"using (\S+) on", str(line))}
+    return {str(row[5]) for row in rows}

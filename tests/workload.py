@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import attrs
 
 from ecrm import (
     CRM,
@@ -13,6 +16,20 @@ from ecrm import (
     Tier,
     TierPolicy,
 )
+from ecrm.domain.cases import (
+    Case,
+    CaseMessage,
+    CaseStatus,
+    CaseType,
+    MessageKind,
+    Priority,
+    SLABreach,
+    SLAMetric,
+    StatusChange,
+    Survey,
+    SurveyKind,
+)
+from ecrm.domain.timeline import Before
 from ecrm.importing import read_orders_csv
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -68,6 +85,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_programme(crm)
     exercise_coupons(crm, one.id)
     exercise_interactions(crm, one.id)
+    exercise_case_repository(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -145,3 +163,51 @@ def exercise_coupons(crm: CRM, customer_id: str) -> None:
     crm.coupons.redeem("W-ONE", order_id="O1", order_total=1000, customer_id=customer_id)
     crm.coupons.restore("W-ONE", order_id="O1")
     crm.coupons.redemptions("W-ONE")
+
+
+def exercise_case_repository(crm: CRM, customer_id: str) -> None:
+    """Every method of the backend's case repository once, with a merge that moves a new
+    customer's case, message and survey over to ``customer_id``."""
+    other_id = crm.customers.create(email="cases@example.com").id
+    case = Case(id="case-1", customer_id=other_id, type=CaseType.RETURN, subject="Broken",
+                priority=Priority.HIGH, status=CaseStatus.NEW, channel="email",
+                opened_at=WHEN, updated_at=WHEN, order_ids=("O1", "W1"))
+    message = CaseMessage(id="msg-1", case_id=case.id, customer_id=other_id,
+                          kind=MessageKind.INBOUND, channel="email", body="It broke",
+                          occurred_at=WHEN, recorded_at=WHEN, external_id="<m1@x>")
+    with crm.backend.unit_of_work(crm.tenant) as uow:
+        cases = uow.cases
+        cases.add(case)
+        cases.get(case.id, for_update=True)
+        cases.replace(attrs.evolve(case, status=CaseStatus.OPEN, order_ids=("O1",)))
+        cases.add_status_change(StatusChange(case.id, 1, WHEN, None, CaseStatus.NEW))
+        cases.add_message(message)
+        cases.add_breach(SLABreach(case.id, SLAMetric.FIRST_RESPONSE, WHEN, WHEN))
+        cases.add_survey(Survey("survey-1", case.id, other_id, SurveyKind.CSAT, WHEN))
+        survey = cases.get_survey("survey-1", for_update=True)
+        cases.answer_survey(attrs.evolve(survey, answered_at=WHEN, score=5))
+        uow.reassign_customer(other_id, customer_id)
+    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
+        read_cases(uow.cases, customer_id, case.id)
+
+
+def read_cases(cases: Any, customer_id: str, case_id: str) -> None:
+    """Every read of the case repository."""
+    cases.get(case_id)
+    cases.for_customer(customer_id)
+    cases.for_order("O1")
+    cases.active(after=None, limit=10)
+    cases.active(after=case_id, limit=10)
+    cases.opened_between(WHEN, WHEN + timedelta(days=1), after=None, limit=10)
+    cases.opened_between(WHEN, WHEN + timedelta(days=1), after=case_id, limit=10)
+    cases.history(case_id)
+    cases.histories([case_id])
+    cases.messages(case_id)
+    cases.message_by_external_id("email", "<m1@x>")
+    cases.messages_by_external_ids(["<m1@x>"])
+    for before in (None, Before(WHEN, "msg-2")):
+        cases.message_timeline(customer_id, before=before, limit=5, channels=["email"],
+                               kinds=["inbound"])
+        cases.case_timeline(customer_id, before=before, limit=5, channels=["email"])
+    cases.breaches([case_id])
+    cases.surveys([case_id])

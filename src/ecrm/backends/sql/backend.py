@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
+from ecrm.backends.sql.cases import SQLCaseRepository
 from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
@@ -127,6 +128,7 @@ class SQLUnitOfWork:
         self.accounts = SQLAccountRepository(conn, tenant, direct=direct)
         self.orders = SQLOrderRepository(conn, tenant, direct=direct)
         self.interactions = SQLInteractionRepository(conn, tenant, direct=direct)
+        self.cases = SQLCaseRepository(conn, tenant, direct=direct)
         self.loyalty = SQLLoyaltyRepository(conn, tenant, direct=direct)
         self.idempotency = SQLIdempotencyRepository(conn, tenant, direct=direct)
         self.tiers = SQLTierRepository(conn, tenant, direct=direct)

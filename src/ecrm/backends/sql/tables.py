@@ -18,8 +18,10 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql
 
 from ecrm.backends.sql.types import JSONDocument, Key, UTCDateTime
 
@@ -367,6 +369,133 @@ interactions = Table(
     UniqueConstraint("tenant_id", "channel", "external_id"),
     Index(None, "tenant_id", "customer_id", "occurred_at", "id"),
     Index(None, "tenant_id", "occurred_at"),
+    **MYSQL_OPTIONS,
+)
+
+
+# Support cases. The timeline and ``for_customer`` read a customer's cases by
+# (opened_at, id) through the first index; the SLA check walks the active ones by
+# (status, id) through the second; figures read a period through the third.
+cases = Table(
+    "ecrm_cases", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("type", String(16), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("priority", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("category", String(64)),
+    Column("root_cause", String(64)),
+    Column("assignee", String(64)),
+    Column("team", String(64)),
+    Column("tags", JSONDocument, nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("first_response_at", UTCDateTime),
+    Column("resolved_at", UTCDateTime),
+    Column("closed_at", UTCDateTime),
+    Column("reopen_count", Integer, nullable=False),
+    customer_fk(),
+    Index(None, "tenant_id", "customer_id", "opened_at", "id"),
+    Index(None, "tenant_id", "status", "id"),
+    Index(None, "tenant_id", "opened_at"),
+    **MYSQL_OPTIONS,
+)
+
+
+def case_ref() -> ForeignKeyConstraint:
+    """A row's link to the case it belongs to."""
+    return ForeignKeyConstraint(["tenant_id", "case_id"],
+                                ["ecrm_cases.tenant_id", "ecrm_cases.id"])
+
+
+# The orders a case is about; ``position`` keeps them in the order they were given. No
+# link to ecrm_orders: a case may name an order the CRM has not recorded (yet). The order
+# index holds the case id too: SQLite prefers a covering index, and without it walks the
+# tenant's part of the primary key rather than look up the order.
+case_orders = Table(
+    "ecrm_case_orders", metadata,
+    tenant_column(),
+    Column("case_id", Key(36), primary_key=True),
+    Column("order_id", Key(128), primary_key=True),
+    Column("position", Integer, nullable=False),
+    case_ref(),
+    Index(None, "tenant_id", "order_id", "case_id"),
+    **MYSQL_OPTIONS,
+)
+
+case_status_changes = Table(
+    "ecrm_case_status_changes", metadata,
+    tenant_column(),
+    Column("case_id", Key(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("old", String(16)),
+    Column("new", String(16), nullable=False),
+    Column("actor", String(128)),
+    case_ref(),
+    **MYSQL_OPTIONS,
+)
+
+#: A message body: up to 50,000 characters, which on MySQL/MariaDB (four bytes a
+#: character in utf8mb4) outgrow TEXT's 64 KiB.
+MESSAGE_BODY = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+
+# A case's thread by (case_id, occurred_at, id); the customer's message timeline by
+# (customer_id, occurred_at, id); replies find the messages they answer by external id on
+# any channel.
+case_messages = Table(
+    "ecrm_case_messages", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("case_id", Key(36), nullable=False),
+    customer_ref(),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("body", MESSAGE_BODY, nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("author", String(128)),
+    Column("external_id", Key(128)),
+    Column("payload", JSONDocument),
+    case_ref(),
+    customer_fk(),
+    UniqueConstraint("tenant_id", "channel", "external_id"),
+    Index(None, "tenant_id", "case_id", "occurred_at", "id"),
+    Index(None, "tenant_id", "customer_id", "occurred_at", "id"),
+    Index(None, "tenant_id", "external_id"),
+    **MYSQL_OPTIONS,
+)
+
+sla_breaches = Table(
+    "ecrm_sla_breaches", metadata,
+    tenant_column(),
+    Column("case_id", Key(36), primary_key=True),
+    Column("metric", String(16), primary_key=True),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("detected_at", UTCDateTime, nullable=False),
+    case_ref(),
+    **MYSQL_OPTIONS,
+)
+
+# The customer index serves merges, which move a duplicate's surveys.
+case_surveys = Table(
+    "ecrm_case_surveys", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("case_id", Key(36), nullable=False),
+    customer_ref(),
+    Column("kind", String(16), nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime),
+    Column("score", Integer),
+    Column("comment", String(2000)),
+    case_ref(),
+    customer_fk(),
+    Index(None, "tenant_id", "case_id"),
+    Index(None, "tenant_id", "customer_id"),
     **MYSQL_OPTIONS,
 )
 
