@@ -50,15 +50,6 @@ def crm(request: pytest.FixtureRequest) -> Iterator[ecrm.CRM]:
     yield shop
 
 
-@pytest.fixture
-def desk(crm: ecrm.CRM) -> ecrm.CRM:
-    """``crm``, on a backend that stores support cases."""
-    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
-        if not hasattr(uow, "cases"):
-            pytest.skip(f"{type(crm.backend).__name__} stores no support cases yet")
-    return crm
-
-
 class Kiosk:
     """A test channel whose payload is a mapping listing events and messages to return,
     as a real plugin would build them from its webhook's JSON."""
@@ -446,12 +437,12 @@ def message_count(shop: ecrm.CRM) -> int:
                for case in shop.cases.for_customer(c.id))
 
 
-def test_a_japanese_inquiry_opens_a_case_for_a_new_customer(desk: ecrm.CRM) -> None:
+def test_a_japanese_inquiry_opens_a_case_for_a_new_customer(crm: ecrm.CRM) -> None:
     raw = raw_mail(body="お世話になっております。\n注文した商品が届きません。",
                    charset="iso-2022-jp", subject="商品が届きません")
-    result = desk.inbound.receive("email", raw)
+    result = crm.inbound.receive("email", raw)
     [case], [message] = result.cases_opened, result.messages
-    taro = desk.customers.get(case.customer_id)
+    taro = crm.customers.get(case.customer_id)
     assert (taro.email, taro.name, taro.acquisition_channel) == (
         "taro@example.jp", "山田 太郎", "email")
     assert (case.subject, case.channel, case.status.value, case.opened_at) == (
@@ -460,53 +451,53 @@ def test_a_japanese_inquiry_opens_a_case_for_a_new_customer(desk: ecrm.CRM) -> N
         case.id, "inbound", "email", "m1@example.jp")
     assert message.body == "お世話になっております。\n注文した商品が届きません。"
     assert (message.author, message.payload) == ("山田 太郎", {"to": ["support@shop.example.jp"]})
-    assert desk.cases.messages(case.id) == [message]
+    assert crm.cases.messages(case.id) == [message]
 
 
-def test_a_reply_threads_into_the_case_by_in_reply_to(desk: ecrm.CRM) -> None:
-    case = desk.inbound.receive("email", raw_mail()).cases_opened[0]
-    desk.cases.add_message(case.id, kind="reply", body="発送済みです。", author="support",
+def test_a_reply_threads_into_the_case_by_in_reply_to(crm: ecrm.CRM) -> None:
+    case = crm.inbound.receive("email", raw_mail()).cases_opened[0]
+    crm.cases.add_message(case.id, kind="reply", body="発送済みです。", author="support",
                           external_id="answer-1@shop.example.jp",
                           occurred_at=NOW - timedelta(minutes=30))
     reply = raw_mail(subject="Re: ご注文の件", message_id="m2@example.jp",
                      body="届きました。\n\n> 発送済みです。",
                      date="Mon, 11 May 2026 11:45:00 +0900",
                      extra={"In-Reply-To": "<answer-1@shop.example.jp>"})
-    result = desk.inbound.receive("email", reply)
+    result = crm.inbound.receive("email", reply)
     assert result.cases_opened == ()
     assert [m.case_id for m in result.messages] == [case.id]
-    assert [m.body for m in desk.cases.messages(case.id)] == [
+    assert [m.body for m in crm.cases.messages(case.id)] == [
         "注文番号 A-1001 の商品がまだ届きません。", "発送済みです。", "届きました。"]
 
 
-def test_a_redelivered_email_writes_nothing(desk: ecrm.CRM) -> None:
-    first = desk.inbound.receive("email", raw_mail())
+def test_a_redelivered_email_writes_nothing(crm: ecrm.CRM) -> None:
+    first = crm.inbound.receive("email", raw_mail())
     reply = raw_mail(message_id="m2@example.jp", body="追伸です。",
                      extra={"References": "<m1@example.jp>"})
-    desk.inbound.receive("email", reply)
-    before = (len(customers(desk)), case_count(desk), message_count(desk))
-    again = desk.inbound.receive("email", raw_mail())
+    crm.inbound.receive("email", reply)
+    before = (len(customers(crm)), case_count(crm), message_count(crm))
+    again = crm.inbound.receive("email", raw_mail())
     assert (again.cases_opened, again.messages) == ((), first.messages)
-    assert desk.inbound.receive("email", reply).messages[0].case_id == first.cases_opened[0].id
-    assert (len(customers(desk)), case_count(desk), message_count(desk)) == before == (1, 1, 2)
+    assert crm.inbound.receive("email", reply).messages[0].case_id == first.cases_opened[0].id
+    assert (len(customers(crm)), case_count(crm), message_count(crm)) == before == (1, 1, 2)
 
 
-def test_a_stranger_cannot_thread_into_another_customers_case(desk: ecrm.CRM) -> None:
-    case = desk.inbound.receive("email", raw_mail()).cases_opened[0]
+def test_a_stranger_cannot_thread_into_another_customers_case(crm: ecrm.CRM) -> None:
+    case = crm.inbound.receive("email", raw_mail()).cases_opened[0]
     stranger = raw_mail(sender=("Mallory", "mallory@example.com"), message_id="x@example.com",
                         extra={"In-Reply-To": "<m1@example.jp>"})
-    other = desk.inbound.receive("email", stranger).cases_opened
+    other = crm.inbound.receive("email", stranger).cases_opened
     assert len(other) == 1 and other[0].id != case.id
     assert other[0].customer_id != case.customer_id
 
 
-def test_a_message_id_of_another_customers_message_is_a_conflict(desk: ecrm.CRM) -> None:
-    desk.inbound.receive("email", raw_mail())
-    before = (len(customers(desk)), case_count(desk), message_count(desk))
+def test_a_message_id_of_another_customers_message_is_a_conflict(crm: ecrm.CRM) -> None:
+    crm.inbound.receive("email", raw_mail())
+    before = (len(customers(crm)), case_count(crm), message_count(crm))
     forged = raw_mail(sender=("Mallory", "mallory@example.com"), body="別の本文")
     with pytest.raises(ecrm.ConflictError, match="another customer's case"):
-        desk.inbound.receive("email", forged)
-    assert (case_count(desk), message_count(desk)) == before[1:]
+        crm.inbound.receive("email", forged)
+    assert (case_count(crm), message_count(crm)) == before[1:]
 
 
 def message(sender: dict[str, Any], external_id: str, body: str = "hello", **fields: Any
@@ -514,16 +505,16 @@ def message(sender: dict[str, Any], external_id: str, body: str = "hello", **fie
     return {"sender": sender, "body": body, "external_id": external_id, **fields}
 
 
-def test_a_message_goes_to_the_case_it_names_and_links_its_orders(desk: ecrm.CRM) -> None:
-    hanako = desk.customers.create(email="hanako@example.jp")
-    desk.orders.record(order_id="A-1", customer_id=hanako.id, placed_at=NOW, channel="web",
+def test_a_message_goes_to_the_case_it_names_and_links_its_orders(crm: ecrm.CRM) -> None:
+    hanako = crm.customers.create(email="hanako@example.jp")
+    crm.orders.record(order_id="A-1", customer_id=hanako.id, placed_at=NOW, channel="web",
                       lines=[ecrm.OrderLine("TEA-01", 1, Decimal("1500"))])
-    case = desk.cases.open(hanako.id, subject="返品", channel="web")
-    result = desk.inbound.receive("kiosk", {"items": [
+    case = crm.cases.open(hanako.id, subject="返品", channel="web")
+    result = crm.inbound.receive("kiosk", {"items": [
         message({"customer_id": hanako.id}, "k1", case_id=case.id, order_ids=["A-1"]),
         message({"customer_id": hanako.id}, "k2", body="二件目\n本文", order_ids=["A-1"])]})
     assert [m.case_id for m in result.messages][0] == case.id
-    assert desk.cases.get(case.id).order_ids == ("A-1",)
+    assert crm.cases.get(case.id).order_ids == ("A-1",)
     [opened] = result.cases_opened
     assert (opened.subject, opened.order_ids, opened.channel) == ("二件目", ("A-1",), "kiosk")
 
@@ -534,69 +525,69 @@ def test_a_message_goes_to_the_case_it_names_and_links_its_orders(desk: ecrm.CRM
     ({"order_ids": ["A-404"]}, "order_ids"),
     ({"order_ids": ["B-1"]}, "order_ids"),
 ])
-def test_a_bad_case_or_order_reference_writes_nothing(desk: ecrm.CRM, change: dict[str, Any],
+def test_a_bad_case_or_order_reference_writes_nothing(crm: ecrm.CRM, change: dict[str, Any],
                                                       field: str) -> None:
-    hanako = desk.customers.create(email="hanako@example.jp")
-    jiro = desk.customers.create(email="jiro@example.jp")
-    desk.orders.record(order_id="B-1", customer_id=jiro.id, placed_at=NOW, channel="web",
+    hanako = crm.customers.create(email="hanako@example.jp")
+    jiro = crm.customers.create(email="jiro@example.jp")
+    crm.orders.record(order_id="B-1", customer_id=jiro.id, placed_at=NOW, channel="web",
                       lines=[ecrm.OrderLine("TEA-01", 1, Decimal("1500"))])
-    jiros_case = desk.cases.open(jiro.id, subject="x", channel="web")
+    jiros_case = crm.cases.open(jiro.id, subject="x", channel="web")
     if change.get("case_id") == "other":
         change = {"case_id": jiros_case.id}
     payload = {"items": [message({"email": "new@example.jp"}, "k1"),
                          event({"customer_id": hanako.id}, "e1"),
                          message({"customer_id": hanako.id}, "k2", **change)]}
     with pytest.raises(ValidationError) as error:
-        desk.inbound.receive("kiosk", payload)
+        crm.inbound.receive("kiosk", payload)
     assert error.value.field == field
-    assert (len(customers(desk)), case_count(desk), interactions(desk)) == (2, 1, [])
+    assert (len(customers(crm)), case_count(crm), interactions(crm)) == (2, 1, [])
 
 
-def closed_case(desk: ecrm.CRM) -> ecrm.Case:
-    case = desk.inbound.receive("email", raw_mail()).cases_opened[0]
-    desk.cases.change_status(case.id, "resolved", at=NOW - timedelta(minutes=50))
-    return desk.cases.change_status(case.id, "closed", at=NOW - timedelta(minutes=40))
+def closed_case(crm: ecrm.CRM) -> ecrm.Case:
+    case = crm.inbound.receive("email", raw_mail()).cases_opened[0]
+    crm.cases.change_status(case.id, "resolved", at=NOW - timedelta(minutes=50))
+    return crm.cases.change_status(case.id, "closed", at=NOW - timedelta(minutes=40))
 
 
-def test_a_reply_to_a_closed_case_opens_a_follow_up(desk: ecrm.CRM) -> None:
-    closed = closed_case(desk)
+def test_a_reply_to_a_closed_case_opens_a_follow_up(crm: ecrm.CRM) -> None:
+    closed = closed_case(crm)
     reply = raw_mail(subject="Re: ご注文の件", message_id="m2@example.jp", body="また壊れました",
                      date=None, extra={"In-Reply-To": "<m1@example.jp>"})
-    result = desk.inbound.receive("email", reply)
+    result = crm.inbound.receive("email", reply)
     [follow_up] = result.cases_opened
     assert follow_up.id != closed.id and follow_up.customer_id == closed.customer_id
-    assert desk.cases.get(closed.id).status.value == "closed"
-    assert desk.inbound.receive("email", reply).messages == result.messages  # redelivered
+    assert crm.cases.get(closed.id).status.value == "closed"
+    assert crm.inbound.receive("email", reply).messages == result.messages  # redelivered
 
 
 def test_a_reply_to_a_closed_case_reopens_it_when_the_policy_says_so() -> None:
-    desk = ecrm.CRM.open("memory://", clock=ecrm.ManualClock(NOW),
+    crm = ecrm.CRM.open("memory://", clock=ecrm.ManualClock(NOW),
                          support=ecrm.SupportPolicy(closed_case_messages="reopen"))
-    closed = closed_case(desk)
+    closed = closed_case(crm)
     reply = raw_mail(message_id="m2@example.jp", body="また壊れました", date=None,
                      extra={"In-Reply-To": "<m1@example.jp>"})
-    result = desk.inbound.receive("email", reply)
+    result = crm.inbound.receive("email", reply)
     assert result.cases_opened == () and result.messages[0].case_id == closed.id
-    assert desk.cases.get(closed.id).status.value == "open"
+    assert crm.cases.get(closed.id).status.value == "open"
 
 
 def test_a_conflict_half_way_keeps_what_came_before_and_redelivery_is_safe(
-        desk: ecrm.CRM) -> None:
-    closed = closed_case(desk)
+        crm: ecrm.CRM) -> None:
+    closed = closed_case(crm)
     customer = {"customer_id": closed.customer_id}
     payload = {"items": [event(customer, "e1"),
                          message(customer, "k1", case_id=closed.id),
                          event(customer, "e2")]}
     for _ in range(2):
         with pytest.raises(ecrm.ConflictError, match="closed"):
-            desk.inbound.receive("kiosk", payload)
-        assert [i.external_id for i in interactions(desk)] == ["e1"]
-    assert message_count(desk) == 1
+            crm.inbound.receive("kiosk", payload)
+        assert [i.external_id for i in interactions(crm)] == ["e1"]
+    assert message_count(crm) == 1
 
 
-def test_automatic_mail_writes_nothing(desk: ecrm.CRM) -> None:
-    result = desk.inbound.receive("email", raw_mail(extra={"Auto-Submitted": "auto-replied"}))
-    assert result == ecrm.InboundResult() and customers(desk) == []
+def test_automatic_mail_writes_nothing(crm: ecrm.CRM) -> None:
+    result = crm.inbound.receive("email", raw_mail(extra={"Auto-Submitted": "auto-replied"}))
+    assert result == ecrm.InboundResult() and customers(crm) == []
 
 
 mail_like = st.builds(
