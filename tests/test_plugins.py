@@ -10,7 +10,7 @@ import pytest
 
 import ecrm
 from ecrm import hookspecs
-from ecrm.plugins import make_plugin_manager
+from ecrm.plugins import BUILT_IN_PLUGINS, make_plugin_manager
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
@@ -47,7 +47,15 @@ def hook_names() -> list[str]:
 def test_installed_plugins_are_not_loaded_by_default(installed_plugin: str) -> None:
     crm = ecrm.CRM.open("memory://")
     assert crm.plugin_manager.get_plugin(installed_plugin) is None
-    assert crm.plugin_manager.get_plugins() == set()
+    # Only ecrm's own built-in plugins are registered: nothing from an entry point.
+    assert {name for name, _ in crm.plugin_manager.list_name_plugin()} == set(BUILT_IN_PLUGINS)
+    assert crm.plugin_manager.list_plugin_distinfo() == []
+
+
+def test_built_in_plugins_are_there_with_any_plugin_spec(installed_plugin: str) -> None:
+    for spec in ((), [installed_plugin], "entrypoints"):
+        manager = make_plugin_manager(spec)
+        assert all(manager.has_plugin(name) for name in BUILT_IN_PLUGINS)
 
 
 def test_entrypoints_loads_every_installed_plugin(installed_plugin: str) -> None:

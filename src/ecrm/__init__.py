@@ -42,6 +42,7 @@ from ecrm.domain.earning import (
     Rounding,
     TierMultiplier,
 )
+from ecrm.domain.inbound import InboundEvent, InboundMessage, InboundResult, Sender
 from ecrm.domain.interactions import Channel, Interaction, InteractionKind
 from ecrm.domain.loyalty import (
     ClawbackPolicy,
@@ -119,6 +120,10 @@ __all__ = [
     "Channel",
     "Interaction",
     "InteractionKind",
+    "InboundEvent",
+    "InboundMessage",
+    "InboundResult",
+    "Sender",
     "TimelineEvent",
     "TimelinePage",
     "CRM",

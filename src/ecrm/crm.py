@@ -52,6 +52,7 @@ class CRM:
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
         from ecrm.domain.sla import SupportPolicy
+        from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
@@ -75,6 +76,7 @@ class CRM:
         self.tiers = TierService(self)
         self.coupons = CouponService(self)
         self.referrals = ReferralService(self)
+        self.inbound = InboundService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

@@ -17,12 +17,13 @@ There are three kinds of hooks:
   ``ecrm.plugins`` logger without undoing the committed write;
 * **contribution** hooks run when ecrm needs what plugins offer (e.g. earn rules) and
   return it; every implementation's result is used;
-* **decision** hooks are added by later capabilities in the same style.
+* **decision** hooks (``firstresult``) ask plugins a question; the first implementation
+  that answers (returns something other than None) decides, the rest are not called.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.earning import EarnRule
+    from ecrm.domain.inbound import InboundItem
     from ecrm.domain.interactions import Channel, Interaction
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
@@ -95,6 +97,29 @@ def ecrm_channels(crm: CRM) -> Iterable[Channel]:
         web, ...), e.g. ``Channel("line", "LINE", can_send=True, can_receive=True)``. A
         name may be contributed once: a second channel of the same name, or one that
         shadows a built-in channel, is refused with :class:`ecrm.ValidationError`.
+    """
+
+
+# --------------------------------------------------------------------------------------
+# Decisions (firstresult): the first implementation that answers decides
+# --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def ecrm_receive(crm: CRM, channel: str, payload: bytes | Mapping[str, Any],
+                 headers: Mapping[str, str]) -> list[InboundItem] | None:
+    """Fires once per ``crm.inbound.receive`` call, before anything is written, to turn a
+    channel's payload into messages and events. Implement it in a channel plugin.
+
+    :param channel: the name of the channel the payload came from (a known channel that
+        can receive).
+    :param payload: the payload as received: ``bytes`` (a ``str`` was encoded as UTF-8),
+        or a JSON mapping when the host passed one; at most ``MAX_INBOUND_BYTES``.
+    :param headers: the request's headers, names lower-cased (empty when none were given).
+    :return: None when the plugin does not handle ``channel`` (the next plugin is asked);
+        else a list of :class:`ecrm.InboundMessage` and :class:`ecrm.InboundEvent`
+        (possibly empty: nothing to store). Raise :class:`ecrm.ValidationError` for a
+        payload the plugin cannot read or a signature that does not verify.
     """
 
 

@@ -1,4 +1,5 @@
-"""Building the plugin manager. Nothing is loaded unless the caller asks for it."""
+"""Building the plugin manager. Installed plugins are loaded only when the caller asks
+for them; ecrm's own built-in plugins (:data:`BUILT_IN_PLUGINS`) are always there."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ log = logging.getLogger("ecrm.plugins")
 #: iterable of plugin objects/modules and entry-point names (an allow-list).
 PluginSpec = str | Iterable[Any]
 
+#: The plugins every plugin manager holds, by the name they are registered under: parts
+#: of ecrm written as plugins (the e-mail channel), not installed plugins.
+BUILT_IN_PLUGINS = ("ecrm.channels.email",)
+
 
 def make_plugin_manager(plugins: PluginSpec = ()) -> pluggy.PluginManager:
-    """A plugin manager with ecrm's hook specifications and the requested plugins."""
+    """A plugin manager with ecrm's hook specifications, its built-in plugins and the
+    requested plugins (registered after the built-ins, so they are called first)."""
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
+    _register_built_ins(manager)
     try:
         _register(manager, plugins)
         manager.check_pending()
@@ -31,6 +38,12 @@ def make_plugin_manager(plugins: PluginSpec = ()) -> pluggy.PluginManager:
         raise ValidationError("plugins", str(error)) from None
     _refuse_wrapped_notifications(manager)
     return manager
+
+
+def _register_built_ins(manager: pluggy.PluginManager) -> None:
+    from ecrm.channels.email import EmailChannel
+
+    manager.register(EmailChannel(), name="ecrm.channels.email")
 
 
 def _register(manager: pluggy.PluginManager, plugins: PluginSpec) -> None:
