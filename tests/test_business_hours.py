@@ -161,7 +161,10 @@ def pause_lists(draw: st.DrawFn, base: datetime) -> list[tuple[datetime, datetim
     pauses = []
     for _ in range(draw(st.integers(0, 3))):
         start = draw(instants(base, days=11))
-        pauses.append((start, start + draw(st.integers(0, 4 * 1440)) * MINUTE))
+        # Elapsed minutes, added in UTC: aware arithmetic in a zone is wall-clock
+        # arithmetic, and from inside a DST fold it can land before the start.
+        length = draw(st.integers(0, 4 * 1440)) * MINUTE
+        pauses.append((start, (start.astimezone(UTC) + length).astimezone(start.tzinfo)))
     return pauses
 
 
@@ -412,6 +415,20 @@ def test_dst_days_use_real_elapsed_time_and_fold_zero(
 
     assert calendar.business_time(midnight, midnight + 2 * DAY) == length
     assert calendar.add(midnight, length).astimezone(UTC) == closes.astimezone(UTC)
+
+
+def test_times_in_a_dst_fold_are_ordered_as_instants() -> None:
+    # 01:50 EDT and 01:10 EST (fold=1) share a tzinfo, so Python compares them by wall
+    # clock and calls the later one earlier; the calendar compares instants.
+    always = BusinessCalendar.always("America/New_York")
+    before = datetime(2026, 11, 1, 1, 50, tzinfo=NEW_YORK)
+    after = datetime(2026, 11, 1, 1, 10, tzinfo=NEW_YORK, fold=1)
+    assert after < before  # wall clock
+    assert always.business_time(before, after) == timedelta(minutes=20)
+    assert always.business_time(before - timedelta(hours=1), after + timedelta(hours=1),
+                                paused=[(before, after)]) == timedelta(hours=2)
+    due = always.add(before, timedelta(minutes=20))
+    assert due.astimezone(UTC) == after.astimezone(UTC)
 
 
 def test_berlin_office_hours_keep_their_length_across_the_change() -> None:
