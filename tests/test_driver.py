@@ -95,12 +95,15 @@ moments = st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(9999, 
                        timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)),
                                                   timezone(timedelta(hours=-3, minutes=-30))]))
 points = st.integers(min_value=-(2**62), max_value=2**62)
+# Examples share a customer, whose debts the test sums: small enough that a thousand of
+# them stay inside SQLite's 64-bit SUM (beyond it SQLite raises "integer overflow").
+debts = st.integers(min_value=-(2**52), max_value=2**52)
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @given(written_directly=st.booleans(), amount=points, remaining=points, earned=moments,
        available=moments, expires=st.none() | moments, reason=st.none() | texts,
-       debt=points, key=texts.filter(bool))
+       debt=debts, key=texts.filter(bool))
 def test_what_one_path_writes_the_other_reads_back(
         sqlite_backend: SQLBackend, customer: tuple[str, str], written_directly: bool,
         amount: int, remaining: int, earned: datetime, available: datetime,
