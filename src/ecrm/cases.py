@@ -41,9 +41,9 @@ from ecrm.domain.cases import (
     Survey,
 )
 from ecrm.domain.ids import new_id
-from ecrm.domain.interactions import known_channel, small_payload
+from ecrm.domain.interactions import known_channel, replayed, small_payload
 from ecrm.domain.sla import CaseSLA
-from ecrm.errors import ConflictError, NotFound, ValidationError
+from ecrm.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -178,7 +178,7 @@ class CaseService:
                 stored = uow.cases.message_by_external_id(message.channel,
                                                           message.external_id)
                 if stored is not None:
-                    return _replayed_message(stored, message, time_given=occurred_at is not None)
+                    return replayed(stored, message, time_given=occurred_at is not None)
             self._apply_message(uow, case, message, now)
             return message
 
@@ -361,9 +361,8 @@ class CaseService:
     def _replayed_opening(self, uow: UnitOfWork, stored: CaseMessage,
                           candidate: CaseMessage) -> Case:
         """The case a repeated first message opened, if it is the same message."""
-        _replayed_message(stored, attrs.evolve(candidate, case_id=stored.case_id,
-                                               customer_id=stored.customer_id),
-                          time_given=True)
+        replayed(stored, attrs.evolve(candidate, case_id=stored.case_id,
+                                      customer_id=stored.customer_id), time_given=True)
         return load_case(uow, stored.case_id)
 
     def _apply_message(self, uow: UnitOfWork, case: Case, message: CaseMessage,
@@ -396,16 +395,3 @@ class CaseService:
 
 def _actor(message: CaseMessage) -> str | None:
     return "customer" if message.kind is MessageKind.INBOUND else message.author
-
-
-def _replayed_message(stored: CaseMessage, candidate: CaseMessage, *, time_given: bool
-                      ) -> CaseMessage:
-    """A repeated external id: the stored message if the content matches (the time too,
-    when the caller gave one), else ConflictError."""
-    if not time_given:
-        candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
-    same = attrs.evolve(candidate, id=stored.id, recorded_at=stored.recorded_at) == stored
-    if same:
-        return stored
-    raise ConflictError(f"external id {stored.external_id!r} on channel {stored.channel!r} "
-                        "was already recorded with other content")

@@ -78,7 +78,7 @@ class InteractionService:
                 stored = uow.interactions.by_external_id(interaction.channel,
                                                          interaction.external_id)
                 if stored is not None:
-                    return _replay(stored, interaction, time_given=occurred_at is not None)
+                    return rules.replayed(stored, interaction, time_given=occurred_at is not None)
             uow.interactions.add(interaction)
             self._crm.notify_after_commit(uow, "ecrm_interaction_recorded",
                                           interaction=interaction)
@@ -183,7 +183,7 @@ class InteractionService:
                 source = (interaction.channel, interaction.external_id)
                 if source in earlier:
                     try:
-                        _replay(earlier[source], interaction, time_given=True)
+                        rules.replayed(earlier[source], interaction, time_given=True)
                         report.skipped += 1
                     except ConflictError as error:
                         report.reject(index, interaction.external_id, error)
@@ -224,17 +224,6 @@ def _gather_channels(crm: CRM) -> dict[str, Channel]:
                                                   "twice")
             channels[channel.name] = channel
     return channels
-
-
-def _replay(stored: Interaction, candidate: Interaction, *, time_given: bool) -> Interaction:
-    """A repeated external id: the stored interaction if the content matches (the time
-    too, when the caller gave one), else ConflictError."""
-    if not time_given:
-        candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
-    if rules.same_content(stored, candidate):
-        return stored
-    raise ConflictError(f"external id {stored.external_id!r} on channel {stored.channel!r} "
-                        "was already recorded with other content")
 
 
 def _row_key(row: object) -> str | None:

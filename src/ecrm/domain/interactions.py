@@ -7,12 +7,16 @@ import enum
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
 from ecrm.domain import validation as check
-from ecrm.errors import ValidationError
+from ecrm.errors import ConflictError, ValidationError
+
+#: Records with a channel's own id (interactions, case messages): ``id``, ``channel``,
+#: ``external_id``, ``occurred_at`` and ``recorded_at`` fields, compared by value.
+Sourced = TypeVar("Sourced")
 
 #: The largest payload, in bytes of compact JSON: interactions are small facts, not
 #: documents (a message body belongs to a case, a page to the shop's own store).
@@ -134,9 +138,23 @@ def small_payload(value: object) -> dict[str, Any]:
     return payload
 
 
-def same_content(stored: Interaction, candidate: Interaction) -> bool:
+def same_content(stored: Sourced, candidate: Sourced) -> bool:
     """True when ``candidate`` repeats ``stored`` (ids and recording time aside)."""
     return attrs.evolve(candidate, id=stored.id, recorded_at=stored.recorded_at) == stored
+
+
+def replayed(stored: Sourced, candidate: Sourced, *, time_given: bool) -> Sourced:
+    """What recording ``candidate`` again under ``stored``'s channel and external id
+    answers: ``stored`` if the content matches (the time too, when the caller gave one).
+
+    :raises ConflictError: other content under the same external id.
+    """
+    if not time_given:
+        candidate = attrs.evolve(candidate, occurred_at=stored.occurred_at)
+    if same_content(stored, candidate):
+        return stored
+    raise ConflictError(f"external id {stored.external_id!r} on channel {stored.channel!r} "
+                        "was already recorded with other content")
 
 
 def _occurred_at(value: object, recorded_at: datetime) -> datetime:

@@ -9,11 +9,11 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, Table, and_, delete, insert, select, update
+from sqlalchemy import RowMapping, Select, and_, delete, insert, select, update
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped, older_than
+from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped, hinted
 from ecrm.batching import chunks
 from ecrm.domain.cases import (
     ACTIVE,
@@ -82,7 +82,7 @@ class SQLCaseRepository(_TenantScoped):
         """The customer's cases, oldest first (ties by id), along the customer's index."""
         query = (select(_c).where(self._mine(_c), _c.c.customer_id == customer_id)
                  .order_by(_c.c.opened_at, _c.c.id))
-        return self._cases(_hinted(query, _c, _CASE_TIMELINE_HINT))
+        return self._cases(hinted(query, _c, _CASE_TIMELINE_HINT))
 
     def for_order(self, order_id: str) -> list[Case]:
         """The cases linked to the order, oldest first (ties by id). An order has few
@@ -112,14 +112,10 @@ class SQLCaseRepository(_TenantScoped):
                       channels: Collection[str] | None) -> list[Case]:
         """Up to ``limit`` of the customer's cases below ``before``, newest first, read
         backwards along the customer's (opened_at, id) index."""
-        conditions = [_c.c.customer_id == customer_id]
-        if before is not None:
-            conditions.append(older_than(_c.c.opened_at, _c.c.id, before))
-        if channels is not None:
-            conditions.append(_c.c.channel.in_(sorted(channels)))
-        query = (select(_c).where(self._mine(_c), *conditions)
-                 .order_by(_c.c.opened_at.desc(), _c.c.id.desc()).limit(limit))
-        return self._cases(_hinted(query, _c, _CASE_TIMELINE_HINT))
+        return self._cases(self._timeline_slice(
+            _c, _c, time=_c.c.opened_at, row_id=_c.c.id, customer_id=customer_id,
+            before=before, limit=limit, only={_c.c.channel: channels},
+            hint=_CASE_TIMELINE_HINT))
 
     # -- status history ------------------------------------------------------------------
 
@@ -172,16 +168,10 @@ class SQLCaseRepository(_TenantScoped):
                          ) -> list[CaseMessage]:
         """Up to ``limit`` of the customer's case messages below ``before``, newest first,
         read backwards along the customer's (occurred_at, id) index."""
-        conditions = [_m.c.customer_id == customer_id]
-        if before is not None:
-            conditions.append(older_than(_m.c.occurred_at, _m.c.id, before))
-        if channels is not None:
-            conditions.append(_m.c.channel.in_(sorted(channels)))
-        if kinds is not None:
-            conditions.append(_m.c.kind.in_(sorted(kinds)))
-        query = (select(_m).where(self._mine(_m), *conditions)
-                 .order_by(_m.c.occurred_at.desc(), _m.c.id.desc()).limit(limit))
-        query = _hinted(query, _m, _MESSAGE_TIMELINE_HINT)
+        query = self._timeline_slice(_m, _m, time=_m.c.occurred_at, row_id=_m.c.id,
+                                     customer_id=customer_id, before=before, limit=limit,
+                                     only={_m.c.channel: channels, _m.c.kind: kinds},
+                                     hint=_MESSAGE_TIMELINE_HINT)
         return [_message_from_row(row) for row in self._conn.execute(query).mappings()]
 
     # -- SLA breaches and surveys --------------------------------------------------------
@@ -272,14 +262,6 @@ class SQLCaseRepository(_TenantScoped):
         query = (select(_m).where(self._mine(_m), *conditions)
                  .order_by(_m.c.occurred_at, _m.c.id))
         return [_message_from_row(row) for row in self._conn.execute(query).mappings()]
-
-
-def _hinted(query: Select, table: Table, hint: str) -> Select:
-    """``query`` with an index hint on ``table`` for MySQL/MariaDB (other databases get
-    no hint)."""
-    for dialect in ("mysql", "mariadb"):
-        query = query.with_hint(table, hint, dialect_name=dialect)
-    return query
 
 
 def _case_params(tenant: str, case: Case) -> dict[str, Any]:

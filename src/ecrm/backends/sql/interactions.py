@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped, older_than
+from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped
 from ecrm.batching import chunks
 from ecrm.domain.interactions import Interaction
 from ecrm.domain.timeline import Before
@@ -52,17 +52,10 @@ class SQLInteractionRepository(_TenantScoped):
     def timeline(self, customer_id: str, *, before: Before | None, limit: int,
                  channels: Collection[str] | None, kinds: Collection[str] | None
                  ) -> list[Interaction]:
-        conditions = [_t.c.customer_id == customer_id]
-        if before is not None:
-            conditions.append(older_than(_t.c.occurred_at, _t.c.id, before))
-        if channels is not None:
-            conditions.append(_t.c.channel.in_(sorted(channels)))
-        if kinds is not None:
-            conditions.append(_t.c.kind.in_(sorted(kinds)))
-        query = (select(_t).where(self._mine(_t), *conditions)
-                 .order_by(_t.c.occurred_at.desc(), _t.c.id.desc()).limit(limit))
-        for dialect in ("mysql", "mariadb"):
-            query = query.with_hint(_t, _TIMELINE_HINT, dialect_name=dialect)
+        query = self._timeline_slice(_t, _t, time=_t.c.occurred_at, row_id=_t.c.id,
+                                     customer_id=customer_id, before=before, limit=limit,
+                                     only={_t.c.channel: channels, _t.c.kind: kinds},
+                                     hint=_TIMELINE_HINT)
         return [_interaction_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def delete_older(self, before: datetime, *, channels: Collection[str] | None,

@@ -15,7 +15,6 @@ from ecrm.backends.sql.repositories import (
     IN_CHUNK,
     TENANT,
     _TenantScoped,
-    older_than,
     tenant_of,
 )
 from ecrm.batching import chunks
@@ -119,14 +118,9 @@ class SQLLoyaltyRepository(_TenantScoped):
 
     def timeline(self, customer_id: str, *, before: Before | None, limit: int,
                  kinds: Collection[str] | None) -> list[PointsTransaction]:
-        conditions = [_tx.c.customer_id == customer_id]
-        if before is not None:
-            conditions.append(older_than(_tx.c.occurred_at, _tx.c.id, before))
-        if kinds is not None:
-            conditions.append(_tx.c.kind.in_(sorted(kinds)))
-        ids = list(self._conn.execute(
-            select(_tx.c.id).where(self._mine(_tx), *conditions)
-            .order_by(_tx.c.occurred_at.desc(), _tx.c.id.desc()).limit(limit)).scalars())
+        ids = list(self._conn.execute(self._timeline_slice(
+            _tx.c.id, _tx, time=_tx.c.occurred_at, row_id=_tx.c.id, customer_id=customer_id,
+            before=before, limit=limit, only={_tx.c.kind: kinds})).scalars())
         if not ids:
             return []
         return self._transactions_where(_tx.c.id.in_(ids))[::-1]

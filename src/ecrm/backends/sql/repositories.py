@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.sql import ColumnElement, Executable, Insert
+from sqlalchemy.sql import ColumnElement, Executable, Insert, Select
 
 from ecrm.backends.base import CustomerKey
 from ecrm.backends.sql import driver, rows, tables
@@ -50,6 +50,15 @@ def older_than(time: Any, row_id: Any, before: Before) -> ColumnElement[bool]:
     return and_(time <= before.at, not_(and_(time == before.at, row_id >= before.id)))
 
 
+def hinted(query: Select[Any], table: Table, hint: str | None) -> Select[Any]:
+    """``query`` with index hint ``hint`` on ``table`` for MySQL/MariaDB (other databases
+    get none)."""
+    if hint is not None:
+        for dialect in ("mysql", "mariadb"):
+            query = query.with_hint(table, hint, dialect_name=dialect)
+    return query
+
+
 class _TenantScoped:
     """Base of every repository: a connection and the one tenant it may touch."""
 
@@ -61,6 +70,24 @@ class _TenantScoped:
 
     def _mine(self, table: Table) -> ColumnElement[bool]:
         return table.c.tenant_id == self._tenant
+
+    def _timeline_slice(self, selected: Any, table: Table, *, time: Any, row_id: Any,
+                        customer_id: str, before: Before | None, limit: int,
+                        only: Mapping[Any, Collection[str] | None] | None = None,
+                        hint: str | None = None) -> Select[Any]:
+        """SELECT ``selected`` of up to ``limit`` of the customer's rows of ``table`` with
+        ``(time, row_id)`` below ``before`` (all when None), newest first: one source's
+        timeline slice, read backwards along its ``(tenant_id, customer_id, time, id)``
+        index. ``only`` maps columns to the values they must take (None: any)."""
+        conditions = [table.c.customer_id == customer_id]
+        if before is not None:
+            conditions.append(older_than(time, row_id, before))
+        for column, values in (only or {}).items():
+            if values is not None:
+                conditions.append(column.in_(sorted(values)))
+        query = (select(selected).where(self._mine(table), *conditions)
+                 .order_by(time.desc(), row_id.desc()).limit(limit))
+        return hinted(query, table, hint)
 
     def _run(self, statement: Executable, **params: Any
              ) -> CursorResult[*tuple[Any, ...]]:
@@ -227,13 +254,9 @@ class SQLOrderRepository(_TenantScoped):
     def timeline(self, customer_id: str, *, before: Before | None, limit: int,
                  channels: Collection[str] | None) -> list[Order]:
         o = self._o
-        conditions = [o.c.customer_id == customer_id]
-        if before is not None:
-            conditions.append(older_than(o.c.placed_at, o.c.order_id, before))
-        if channels is not None:
-            conditions.append(o.c.channel.in_(sorted(channels)))
-        query = (select(o.c.order_id).where(self._mine(o), *conditions)
-                 .order_by(o.c.placed_at.desc(), o.c.order_id.desc()).limit(limit))
+        query = self._timeline_slice(o.c.order_id, o, time=o.c.placed_at, row_id=o.c.order_id,
+                                     customer_id=customer_id, before=before, limit=limit,
+                                     only={o.c.channel: channels})
         found = self.get_many(list(self._conn.execute(query).scalars()))
         return sorted(found.values(), key=lambda o: (o.placed_at, o.order_id), reverse=True)
 

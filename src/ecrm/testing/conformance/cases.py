@@ -315,7 +315,7 @@ class CaseContract(ContractBase):
         alice, bob = crm.customers.create(name="alice"), crm.customers.create(name="bob")
         fast = open_case(crm, alice.id, type="complaint", category="damaged", team="care")
         slow = open_case(crm, bob.id, type="complaint", category="damaged", team="care")
-        other = open_case(crm, alice.id, type="complaint", category="late", team="logistics")
+        open_case(crm, alice.id, type="complaint", category="late", team="logistics")
         crm.clock.advance(timedelta(hours=1))
         crm.cases.add_message(fast.id, body="すぐ対応します", kind="reply")
         crm.cases.change_status(fast.id, "resolved")
@@ -339,4 +339,3 @@ class CaseContract(ContractBase):
         assert (nothing.group, nothing.cases, nothing.breach_rate) == (None, 0, None)
         with pytest.raises(ValidationError):
             crm.cases.figures(since=START.replace(tzinfo=None), until=START)
-        assert other.id in {c.id for c in crm.cases.for_customer(alice.id)}
