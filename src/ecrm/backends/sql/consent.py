@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from typing import Any
+from collections.abc import Collection
 
-from sqlalchemy import delete, insert, select, true, update
+from sqlalchemy import RowMapping, delete, insert, select, true, update
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
@@ -72,13 +71,13 @@ class SQLConsentRepository(_TenantScoped):
         return found
 
 
-def _consent_from_row(row: Mapping[str, Any]) -> Consent:
+def _consent_from_row(row: RowMapping) -> Consent:
     return Consent(customer_id=row["customer_id"], channel=row["channel"],
                    granted=bool(row["granted"]), changed_at=row["changed_at"],
                    source=row["source"])
 
 
-def _change_from_row(row: Mapping[str, Any]) -> ConsentChange:
+def _change_from_row(row: RowMapping) -> ConsentChange:
     return ConsentChange(id=row["id"], customer_id=row["customer_id"], channel=row["channel"],
                          granted=bool(row["granted"]), changed_at=row["changed_at"],
                          recorded_at=row["recorded_at"], source=row["source"])
