@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import RowMapping, delete, insert, select, true, update
+from sqlalchemy import RowMapping, delete, insert, select, true
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
@@ -30,15 +30,9 @@ class SQLConsentRepository(_TenantScoped):
         return sorted(found, key=lambda c: c.channel)  # in Python: collations differ
 
     def put(self, consent: Consent) -> None:
-        values = {"granted": consent.granted, "changed_at": consent.changed_at,
-                  "source": consent.source}
-        changed = self._conn.execute(update(_states).where(
-            self._mine(_states), _states.c.customer_id == consent.customer_id,
-            _states.c.channel == consent.channel).values(values))
-        if not changed.rowcount:
-            self._conn.execute(insert(_states), {
-                "tenant_id": self._tenant, "customer_id": consent.customer_id,
-                "channel": consent.channel, **values})
+        self._upsert(_states, {"customer_id": consent.customer_id, "channel": consent.channel},
+                     {"granted": consent.granted, "changed_at": consent.changed_at,
+                      "source": consent.source})
 
     def delete_for_customer(self, customer_id: str) -> None:
         self._conn.execute(delete(_states).where(self._mine(_states),

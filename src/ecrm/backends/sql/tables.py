@@ -503,7 +503,7 @@ case_surveys = Table(
 # Marketing consent. Not a customer_ref: the customer is part of the primary key, so the
 # duplicate's and the survivor's rows for one channel would collide in a merge; the
 # consent service keeps the winning decision. "Who is opted in on channel X" reads the
-# second index. The history (a customer_ref) moves with merges.
+# index. The history (a customer_ref) moves with merges.
 consents = Table(
     "ecrm_consents", metadata,
     tenant_column(),
