@@ -52,6 +52,31 @@ def test_points_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
     _assert_no_walks(sqlite_backend, selects)
 
 
+def test_consent_reads_search_by_customer_or_channel(sqlite_backend: SQLBackend) -> None:
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    others = [crm.customers.create().id for _ in range(3)]
+    for other in others:
+        crm.consent.grant(other, "email", at=WHEN)
+    customer, duplicate = crm.customers.create().id, crm.customers.create().id
+
+    def audience() -> object:
+        with sqlite_backend.unit_of_work(crm.tenant, read_only=True) as uow:
+            return uow.consents.granted_ids("email", None), uow.consents.granted_ids(
+                "email", [customer, *others])
+
+    selects = _selects_of(sqlite_backend, lambda: [
+        crm.consent.grant(customer, "email", at=WHEN),
+        crm.consent.withdraw(customer, "email", at=WHEN - timedelta(days=1)),
+        crm.consent.grant(duplicate, "sms", at=WHEN),
+        crm.customers.merge(customer, duplicate),
+        crm.consent.get(customer, "sms"),
+        crm.consent.for_customer(customer),
+        crm.consent.history(customer),
+        audience()])
+    assert sum("ecrm_consents" in s for s, _ in selects) >= 6
+    _assert_no_walks(sqlite_backend, selects)
+
+
 def _selects_of(backend: SQLBackend, work: Callable[[], object]) -> list[tuple[str, object]]:
     """The SELECT statements ``work`` sends, with their parameters."""
     selects: list[tuple[str, object]] = []

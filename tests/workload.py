@@ -86,6 +86,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_coupons(crm, one.id)
     exercise_interactions(crm, one.id)
     exercise_case_repository(crm, one.id)
+    exercise_consent(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -105,6 +106,25 @@ def exercise_interactions(crm: CRM, customer_id: str) -> None:
     crm.interactions.timeline(customer_id, channels=["web"], kinds=["cart_add"])
     crm.interactions.purge(older_than=timedelta(days=3650), channels=["app"],
                            kinds=["page_view"])
+
+
+def exercise_consent(crm: CRM, customer_id: str) -> None:
+    """Every consent operation, an out-of-order decision, a merge that absorbs consents,
+    and the audience read of the repository."""
+    other = crm.customers.create(email="consent@example.com").id
+    crm.consent.grant(other, "email", source="signup form", at=WHEN)
+    crm.consent.withdraw(other, "sms", at=WHEN)
+    crm.consent.grant(customer_id, "email", at=WHEN - timedelta(days=1))
+    crm.consent.withdraw(customer_id, "email", at=WHEN - timedelta(days=2))  # older
+    crm.consent.get(customer_id, "email")
+    crm.consent.is_granted(customer_id, "sms")
+    crm.consent.history(customer_id, "email")
+    crm.customers.merge(customer_id, other)
+    crm.consent.for_customer(customer_id)
+    crm.consent.history(customer_id)
+    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
+        uow.consents.granted_ids("email", None)
+        uow.consents.granted_ids("email", [customer_id, other])
 
 
 def exercise_programme(crm: CRM) -> None:

@@ -25,6 +25,7 @@ from ecrm.domain.cases import (
     Survey,
     SurveyKind,
 )
+from ecrm.domain.consent import CONSENT_CHANNELS, Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption, DiscountKind
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
 from ecrm.domain.earning import (
@@ -117,6 +118,9 @@ __all__ = [
     "SupportPolicy",
     "Survey",
     "SurveyKind",
+    "CONSENT_CHANNELS",
+    "Consent",
+    "ConsentChange",
     "Channel",
     "Interaction",
     "InteractionKind",

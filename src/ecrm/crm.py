@@ -49,6 +49,7 @@ class CRM:
                  support: SupportPolicy | None = None) -> None:
         from ecrm.accounts import AccountService
         from ecrm.cases import CaseService
+        from ecrm.consent import ConsentService
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
         from ecrm.domain.sla import SupportPolicy
@@ -76,6 +77,7 @@ class CRM:
         self.tiers = TierService(self)
         self.coupons = CouponService(self)
         self.referrals = ReferralService(self)
+        self.consent = ConsentService(self)
         self.inbound = InboundService(self)
 
     @classmethod

@@ -119,7 +119,8 @@ class CustomerService:
     def merge(self, survivor_id: str, duplicate_id: str) -> Customer:
         """Fold ``duplicate_id`` into ``survivor_id`` and return the survivor.
 
-        Orders and everything else attached to the duplicate move to the survivor; the
+        Orders and everything else attached to the duplicate move to the survivor (of
+        tiers the higher, of marketing consent per channel the later decision); the
         survivor's values win and its blanks are filled from the duplicate; the merge is
         recorded (see :meth:`merges`) and the duplicate id keeps answering ``get`` with
         the survivor.
@@ -137,6 +138,7 @@ class CustomerService:
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
             uow.reassign_customer(duplicate.id, survivor.id)
             self._crm.tiers.absorb(uow, survivor.id, duplicate.id)
+            self._crm.consent.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)
             uow.customers.replace(merged)
             self._crm.notify_after_commit(uow, "ecrm_customers_merged", survivor=merged,

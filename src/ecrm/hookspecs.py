@@ -31,6 +31,7 @@ import pluggy
 if TYPE_CHECKING:
     from ecrm.crm import CRM
     from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
+    from ecrm.domain.consent import Consent
     from ecrm.domain.coupons import CouponRedemption
     from ecrm.domain.customers import Customer
     from ecrm.domain.earning import EarnRule
@@ -289,4 +290,17 @@ def ecrm_survey_answered(crm: CRM, case: Case, survey: Survey) -> None:
 
     :param case: the case the survey is about.
     :param survey: the survey with its ``score``, ``comment`` and ``answered_at``.
+    """
+
+
+@hookspec
+def ecrm_consent_changed(crm: CRM, consent: Consent, previous: Consent | None) -> None:
+    """Fires after a change of a customer's marketing consent on a channel is committed:
+    a grant or withdrawal that became the current state (not a retry, not a decision
+    older than the stored one), or a merge that brought the duplicate's later decision
+    to the survivor.
+
+    :param consent: the state as stored now (``granted``, ``changed_at``, ``source``).
+    :param previous: the state it replaced, or None when the customer had no record on
+        the channel. Compare ``previous.granted`` to tell a flip from a renewed decision.
     """

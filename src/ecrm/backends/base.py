@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
+from ecrm.domain.consent import Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -341,6 +342,34 @@ class TierRepository(Protocol):
         """Up to ``limit`` customers, by id, whose tier's period ended by ``before``."""
 
 
+class ConsentRepository(Protocol):
+    """Marketing consent of the unit of work's tenant: one current state per customer and
+    channel, and the append-only history of decisions."""
+
+    def get(self, customer_id: str, channel: str) -> Consent | None:
+        """The customer's state on ``channel``, or None."""
+
+    def for_customer(self, customer_id: str) -> list[Consent]:
+        """The customer's states, by channel."""
+
+    def put(self, consent: Consent) -> None:
+        """Insert or overwrite the state of ``consent``'s customer and channel."""
+
+    def delete_for_customer(self, customer_id: str) -> None:
+        """Remove every state of the customer (the history stays)."""
+
+    def add_change(self, change: ConsentChange) -> None:
+        """Append a decision to the history."""
+
+    def history(self, customer_id: str, channel: str | None) -> list[ConsentChange]:
+        """The customer's decisions, on ``channel`` only when given, oldest first (by
+        ``changed_at``, ties by id)."""
+
+    def granted_ids(self, channel: str, customer_ids: Collection[str] | None) -> set[str]:
+        """The customers, among ``customer_ids`` (all when None), whose state on
+        ``channel`` is granted. Must stay fast for a whole tenant (an index)."""
+
+
 class CouponRepository(Protocol):
     """Coupons, their redemptions and issuances in the unit of work's tenant."""
 
@@ -456,6 +485,10 @@ class UnitOfWork(Protocol):
     @property
     def coupons(self) -> CouponRepository:
         """Coupons, redemptions and issuances."""
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """Marketing consent and its history."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""

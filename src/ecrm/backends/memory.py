@@ -17,6 +17,7 @@ import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_cases import MemoryCaseRepository
+from ecrm.backends.memory_consent import MemoryConsentRepository
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -126,12 +127,16 @@ class _TenantData:
         self.case_message_sources = _Table("case_messages.external_id", self.journal)
         self.sla_breaches = _Table("sla_breaches", self.journal)
         self.case_surveys = _Table("case_surveys", self.journal)
+        self.consents = _Table("consents", self.journal)
+        self.consent_changes = _Table("consent_changes", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
-        """Tables whose rows carry customer ids that follow a merge, with those fields."""
+        """Tables whose rows carry customer ids that follow a merge, with those fields.
+        Not the tier and consent states: their services decide what a merge keeps."""
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
-                 self.interactions, self.cases, self.case_messages, self.case_surveys]
+                 self.interactions, self.cases, self.case_messages, self.case_surveys,
+                 self.consent_changes]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -208,6 +213,7 @@ class MemoryUnitOfWork:
         self.tiers = MemoryTierRepository(data)
         self.referrals = MemoryReferralRepository(data)
         self.coupons = MemoryCouponRepository(data)
+        self.consents = MemoryConsentRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

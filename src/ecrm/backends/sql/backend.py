@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.cases import SQLCaseRepository
+from ecrm.backends.sql.consent import SQLConsentRepository
 from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
@@ -134,6 +135,7 @@ class SQLUnitOfWork:
         self.tiers = SQLTierRepository(conn, tenant, direct=direct)
         self.referrals = SQLReferralRepository(conn, tenant, direct=direct)
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
+        self.consents = SQLConsentRepository(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -71,6 +71,17 @@ class _TenantScoped:
     def _mine(self, table: Table) -> ColumnElement[bool]:
         return table.c.tenant_id == self._tenant
 
+    def _upsert(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
+                ) -> None:
+        """Overwrite ``values`` of this tenant's row of ``table`` whose columns equal
+        ``key``, or insert the row. Callers hold a lock (their customer's row) that keeps
+        a concurrent insert of the same key out."""
+        matches = [table.c[column] == value for column, value in key.items()]
+        changed = self._conn.execute(update(table).where(self._mine(table), *matches)
+                                     .values(dict(values)))
+        if not changed.rowcount:
+            self._conn.execute(insert(table), {"tenant_id": self._tenant, **key, **values})
+
     def _timeline_slice(self, selected: Any, table: Table, *, time: Any, row_id: Any,
                         customer_id: str, before: Before | None, limit: int,
                         only: Mapping[Any, Collection[str] | None] | None = None,

@@ -500,6 +500,39 @@ case_surveys = Table(
 )
 
 
+# Marketing consent. Not a customer_ref: the customer is part of the primary key, so the
+# duplicate's and the survivor's rows for one channel would collide in a merge; the
+# consent service keeps the winning decision. "Who is opted in on channel X" reads the
+# index. The history (a customer_ref) moves with merges.
+consents = Table(
+    "ecrm_consents", metadata,
+    tenant_column(),
+    Column("customer_id", Key(36), primary_key=True),
+    Column("channel", String(32), primary_key=True),
+    Column("granted", Boolean, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("source", String(200)),
+    customer_fk(),
+    Index(None, "tenant_id", "channel", "granted"),
+    **MYSQL_OPTIONS,
+)
+
+consent_changes = Table(
+    "ecrm_consent_changes", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    customer_ref(),
+    Column("channel", String(32), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("source", String(200)),
+    customer_fk(),
+    Index(None, "tenant_id", "customer_id", "changed_at"),
+    **MYSQL_OPTIONS,
+)
+
+
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""
     return [c for t in metadata.sorted_tables for c in t.columns if c.info.get("customer_ref")]

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import _TenantScoped
@@ -26,13 +26,9 @@ class SQLTierRepository(_TenantScoped):
         return None if row is None else _status_from_row(row)
 
     def put_status(self, status: TierStatus) -> None:
-        values = {"tier": status.tier, "since": status.since,
-                  "valid_until": status.valid_until, "floor": status.floor}
-        changed = self._conn.execute(update(_status).where(
-            self._mine(_status), _status.c.customer_id == status.customer_id).values(values))
-        if not changed.rowcount:
-            self._conn.execute(insert(_status), {
-                "tenant_id": self._tenant, "customer_id": status.customer_id, **values})
+        self._upsert(_status, {"customer_id": status.customer_id},
+                     {"tier": status.tier, "since": status.since,
+                      "valid_until": status.valid_until, "floor": status.floor})
 
     def delete_status(self, customer_id: str) -> None:
         self._conn.execute(delete(_status).where(self._mine(_status),

@@ -3,6 +3,7 @@
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
+from ecrm.testing.conformance.consent import ConsentContract, ConsentPropertyContract
 from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
@@ -21,7 +22,7 @@ class BackendConformanceSuite(
     CustomerContract, OrderContract, BadInputContract, ImportContract, TenancyContract,
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
-    TimelineContract, CaseContract,
+    TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

@@ -104,6 +104,10 @@ class Recorder:
     def ecrm_survey_answered(self, crm: CRM, case: Any, survey: Any) -> None:
         self._note("survey_answered", case=case, survey=survey)
 
+    @hookimpl
+    def ecrm_consent_changed(self, crm: CRM, consent: Any, previous: Any) -> None:
+        self._note("consent_changed", consent=consent, previous=previous)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
