@@ -21,6 +21,8 @@ from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
 from ecrm.domain.referrals import Referral
+from ecrm.domain.segment_fields import RuleContext
+from ecrm.domain.segment_rules import Rule
 from ecrm.domain.tiers import TierChange, TierStatus
 from ecrm.domain.timeline import Before
 
@@ -437,6 +439,18 @@ class ReferralRepository(Protocol):
         """Store ``rewarded_at`` and ``order_id``."""
 
 
+class SegmentQuery(Protocol):
+    """Segment rules evaluated over the tenant's customers. The rule comes bound to
+    ``context.fields`` (see ``FieldRegistry.bind``); every backend must select the same
+    customers as :mod:`ecrm.domain.segment_eval` says."""
+
+    def matching(self, rule: Rule, context: RuleContext) -> list[str]:
+        """The ids of the customers ``rule`` selects, sorted."""
+
+    def count(self, rule: Rule, context: RuleContext) -> int:
+        """How many customers ``rule`` selects."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -489,6 +503,9 @@ class UnitOfWork(Protocol):
     @property
     def consents(self) -> ConsentRepository:
         """Marketing consent and its history."""
+
+    def segment_query(self) -> SegmentQuery:
+        """Segment rules over the tenant's customers."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""

@@ -18,6 +18,7 @@ import attrs
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository
+from ecrm.backends.memory_segment_query import MemorySegmentQuery
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -214,6 +215,7 @@ class MemoryUnitOfWork:
         self.referrals = MemoryReferralRepository(data)
         self.coupons = MemoryCouponRepository(data)
         self.consents = MemoryConsentRepository(data)
+        self.segment_query = MemorySegmentQuery(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -23,6 +23,7 @@ from ecrm.backends.sql.repositories import (
     SQLCustomerRepository,
     SQLOrderRepository,
 )
+from ecrm.backends.sql.segment_query import SQLSegmentQuery
 from ecrm.backends.sql.tiers import SQLTierRepository
 
 
@@ -136,6 +137,7 @@ class SQLUnitOfWork:
         self.referrals = SQLReferralRepository(conn, tenant, direct=direct)
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
+        self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
