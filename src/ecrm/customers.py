@@ -119,10 +119,11 @@ class CustomerService:
     def merge(self, survivor_id: str, duplicate_id: str) -> Customer:
         """Fold ``duplicate_id`` into ``survivor_id`` and return the survivor.
 
-        Orders and everything else attached to the duplicate move to the survivor; the
-        survivor's values win and its blanks are filled from the duplicate; the merge is
-        recorded (see :meth:`merges`) and the duplicate id keeps answering ``get`` with
-        the survivor.
+        Orders and everything else attached to the duplicate move to the survivor (segment
+        memberships too, except in segments the survivor is in already); the survivor's
+        values win and its blanks are filled from the duplicate; the merge is recorded
+        (see :meth:`merges`) and the duplicate id keeps answering ``get`` with the
+        survivor.
         """
         if survivor_id == duplicate_id:
             raise ValidationError("duplicate_id", "cannot merge a customer into itself")
@@ -136,6 +137,7 @@ class CustomerService:
             merged = rules.merge_into(survivor, duplicate, now)
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
             uow.reassign_customer(duplicate.id, survivor.id)
+            uow.segments.absorb_member(duplicate.id, survivor.id)
             self._crm.tiers.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)
             uow.customers.replace(merged)

@@ -17,6 +17,7 @@ import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_cases import MemoryCaseRepository
+from ecrm.backends.memory_segments import MemorySegmentRepository
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -126,12 +127,19 @@ class _TenantData:
         self.case_message_sources = _Table("case_messages.external_id", self.journal)
         self.sla_breaches = _Table("sla_breaches", self.journal)
         self.case_surveys = _Table("case_surveys", self.journal)
+        self.segments = _Table("segments", self.journal, unique=("name",))
+        # segment id -> {customer id: membership}
+        self.segment_members = _Table("segment_members", self.journal)
+        self.segment_changes = _Table("segment_changes", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
-        """Tables whose rows carry customer ids that follow a merge, with those fields."""
+        """Tables whose rows carry customer ids that follow a merge, with those fields.
+        Segment members are not among them: the merge absorbs them (see
+        ``absorb_member``), as a survivor and a duplicate may be members of one segment."""
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
-                 self.interactions, self.cases, self.case_messages, self.case_surveys]
+                 self.interactions, self.cases, self.case_messages, self.case_surveys,
+                 self.segment_changes]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -208,6 +216,7 @@ class MemoryUnitOfWork:
         self.tiers = MemoryTierRepository(data)
         self.referrals = MemoryReferralRepository(data)
         self.coupons = MemoryCouponRepository(data)
+        self.segments = MemorySegmentRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

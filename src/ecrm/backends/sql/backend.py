@@ -22,6 +22,7 @@ from ecrm.backends.sql.repositories import (
     SQLCustomerRepository,
     SQLOrderRepository,
 )
+from ecrm.backends.sql.segments import SQLSegmentRepository
 from ecrm.backends.sql.tiers import SQLTierRepository
 
 
@@ -134,6 +135,7 @@ class SQLUnitOfWork:
         self.tiers = SQLTierRepository(conn, tenant, direct=direct)
         self.referrals = SQLReferralRepository(conn, tenant, direct=direct)
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
+        self.segments = SQLSegmentRepository(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
