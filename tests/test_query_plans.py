@@ -15,7 +15,7 @@ from ecrm import CRM
 from ecrm.backends.sql import SQLBackend
 from ecrm.domain.cases import Case, CaseMessage, CaseStatus, CaseType, MessageKind, Priority
 from ecrm.domain.timeline import Before
-from tests.workload import read_cases
+from tests.workload import exercise_segment_repository, read_cases, read_segments
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
 
@@ -182,6 +182,26 @@ def test_case_reads_search_by_an_index(sqlite_backend: SQLBackend) -> None:
                   "ecrm_sla_breaches", "ecrm_case_surveys", "ecrm_case_orders"):
         assert any(f"FROM {table}" in s for s, _ in selects), table
     _assert_no_walks(sqlite_backend, selects)
+
+
+def test_segment_reads_search_by_an_index(sqlite_backend: SQLBackend) -> None:
+    """Every read of the segment repository searches a key or an index: a segment's
+    members, a customer's memberships and both histories."""
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    customer = crm.customers.create().id
+    exercise_segment_repository(crm, customer)
+
+    def reads() -> None:
+        with sqlite_backend.unit_of_work(crm.tenant, read_only=True) as uow:
+            read_segments(uow.segments, customer, "seg-1")
+
+    selects = _selects_of(sqlite_backend, reads)
+    for table in ("ecrm_segments", "ecrm_segment_members", "ecrm_segment_changes"):
+        assert any(f"FROM {table}" in s for s, _ in selects), table
+    # all() reads every segment of the tenant: the one walk that is meant.
+    listing = [(s, p) for s, p in selects if s.endswith("WHERE ecrm_segments.tenant_id = ?")]
+    assert len(listing) == 1
+    _assert_no_walks(sqlite_backend, [read for read in selects if read not in listing])
 
 
 @pytest.mark.parametrize("fixture", ["postgres_backend", "mysql_backend"])

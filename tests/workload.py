@@ -29,6 +29,13 @@ from ecrm.domain.cases import (
     Survey,
     SurveyKind,
 )
+from ecrm.domain.segments import (
+    Membership,
+    MembershipChange,
+    MembershipChangeKind,
+    change_segment,
+    new_segment,
+)
 from ecrm.domain.timeline import Before
 from ecrm.importing import read_orders_csv
 
@@ -87,6 +94,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_interactions(crm, one.id)
     exercise_case_repository(crm, one.id)
     exercise_consent(crm, one.id)
+    exercise_segment_repository(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -230,3 +238,44 @@ def read_cases(cases: Any, customer_id: str, case_id: str) -> None:
         cases.case_timeline(customer_id, before=before, limit=5, channels=["email"])
     cases.breaches([case_id])
     cases.surveys([case_id])
+
+
+def exercise_segment_repository(crm: CRM, customer_id: str) -> None:
+    """Every method of the backend's segment repository once: members of two segments,
+    a duplicate absorbed into ``customer_id`` (one membership moved, one dropped), and a
+    segment deleted with its members and history."""
+    other_id = crm.customers.create(email="segments@example.com").id
+    kept = new_segment("seg-1", WHEN, name="VIP", kind="dynamic", rule={"all": []})
+    doomed = new_segment("seg-2", WHEN, name="Newsletter", kind="static")
+    with crm.backend.unit_of_work(crm.tenant) as uow:
+        segments = uow.segments
+        segments.add(kept)
+        segments.add(doomed)
+        segments.get(kept.id, for_update=True)
+        segments.replace(change_segment(kept, WHEN, description="Best customers"))
+        segments.add_members([Membership(kept.id, customer_id, WHEN),
+                              Membership(kept.id, other_id, WHEN),
+                              Membership(doomed.id, other_id, WHEN)])
+        segments.add_changes([MembershipChange("chg-1", kept.id, other_id,
+                                               MembershipChangeKind.ENTERED, WHEN)])
+        segments.absorb_member(other_id, customer_id)
+        segments.remove_members(kept.id, [customer_id, "nobody"])
+    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
+        read_segments(uow.segments, customer_id, kept.id)
+    with crm.backend.unit_of_work(crm.tenant) as uow:
+        uow.segments.delete(doomed.id)
+
+
+def read_segments(segments: Any, customer_id: str, segment_id: str) -> None:
+    """Every read of the segment repository."""
+    segments.get(segment_id)
+    segments.by_name("VIP")
+    segments.all()
+    segments.member_ids(segment_id)
+    segments.members(segment_id, after=None, limit=10)
+    segments.members(segment_id, after=customer_id, limit=10)
+    segments.is_member(segment_id, customer_id)
+    segments.memberships_of(customer_id)
+    segments.history(segment_id)
+    segments.history(segment_id, customer_id=customer_id, since=WHEN, limit=5)
+    segments.history_of(customer_id)

@@ -120,10 +120,11 @@ class CustomerService:
         """Fold ``duplicate_id`` into ``survivor_id`` and return the survivor.
 
         Orders and everything else attached to the duplicate move to the survivor (of
-        tiers the higher, of marketing consent per channel the later decision); the
-        survivor's values win and its blanks are filled from the duplicate; the merge is
-        recorded (see :meth:`merges`) and the duplicate id keeps answering ``get`` with
-        the survivor.
+        tiers the higher, of marketing consent per channel the later decision; segment
+        memberships too, except in segments the survivor is in already); the survivor's
+        values win and its blanks are filled from the duplicate; the merge is recorded
+        (see :meth:`merges`) and the duplicate id keeps answering ``get`` with the
+        survivor.
         """
         if survivor_id == duplicate_id:
             raise ValidationError("duplicate_id", "cannot merge a customer into itself")
@@ -137,6 +138,7 @@ class CustomerService:
             merged = rules.merge_into(survivor, duplicate, now)
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
             uow.reassign_customer(duplicate.id, survivor.id)
+            uow.segments.absorb_member(duplicate.id, survivor.id)
             self._crm.tiers.absorb(uow, survivor.id, duplicate.id)
             self._crm.consent.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)

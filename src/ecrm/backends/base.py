@@ -23,6 +23,7 @@ from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
 from ecrm.domain.referrals import Referral
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
+from ecrm.domain.segments import Membership, MembershipChange, Segment
 from ecrm.domain.tiers import TierChange, TierStatus
 from ecrm.domain.timeline import Before
 
@@ -267,6 +268,77 @@ class CaseRepository(Protocol):
         """The surveys of these cases, oldest first (ties by id)."""
 
 
+class SegmentRepository(Protocol):
+    """Saved segments of the unit of work's tenant, their members and the history of
+    customers entering and leaving them.
+
+    Members and history rows name customers and segments that exist (SQL backends hold
+    foreign keys); the caller checks that. A membership's key is (segment, customer).
+    """
+
+    def add(self, segment: Segment) -> None:
+        """Insert; raise ``DuplicateKey`` if the id is taken, or the name
+        (``"segments.name"``)."""
+
+    def get(self, segment_id: str, *, for_update: bool = False) -> Segment | None:
+        """The segment, or None. ``for_update`` locks its row until the unit ends, so two
+        writers to one segment (two refreshes) take turns."""
+
+    def by_name(self, name: str) -> Segment | None:
+        """The segment with exactly this name, or None."""
+
+    def all(self) -> list[Segment]:
+        """Every segment, by name (code point order)."""
+
+    def replace(self, segment: Segment) -> None:
+        """Store every field of an existing segment; raise ``DuplicateKey`` if the new
+        name is another segment's."""
+
+    def delete(self, segment_id: str) -> None:
+        """Remove the segment with its members and its history."""
+
+    def member_ids(self, segment_id: str) -> set[str]:
+        """The ids of the segment's members (fast for hundreds of thousands)."""
+
+    def members(self, segment_id: str, *, after: str | None, limit: int
+                ) -> list[Membership]:
+        """Up to ``limit`` memberships with customer id greater than ``after`` (from the
+        first when None), by customer id."""
+
+    def is_member(self, segment_id: str, customer_id: str) -> bool:
+        """True when the customer is a member of the segment."""
+
+    def add_members(self, memberships: Collection[Membership]) -> None:
+        """Insert memberships, in bulk (hundreds of thousands in one call); raise
+        ``DuplicateKey`` if one exists already."""
+
+    def remove_members(self, segment_id: str, customer_ids: Collection[str]) -> None:
+        """Remove these customers from the segment; ids that are not members are
+        ignored."""
+
+    def memberships_of(self, customer_id: str) -> list[Membership]:
+        """The customer's memberships, by segment id."""
+
+    def absorb_member(self, duplicate_id: str, survivor_id: str) -> None:
+        """For a merge: move the duplicate's memberships to the survivor, except where the
+        survivor is a member already; those are dropped, and the ``member_count`` of
+        their segments drops by one. History moves with ``reassign_customer``."""
+
+    def add_changes(self, changes: Collection[MembershipChange]) -> None:
+        """Append entries to segments' histories, in bulk; raise ``DuplicateKey`` if an
+        id is taken."""
+
+    def history(self, segment_id: str, *, customer_id: str | None = None,
+                since: datetime | None = None, limit: int | None = None
+                ) -> list[MembershipChange]:
+        """The segment's history, oldest first (ties by id): only the customer's when
+        ``customer_id`` is given, only at or after ``since``, at most ``limit``."""
+
+    def history_of(self, customer_id: str) -> list[MembershipChange]:
+        """The customer's entries in every segment's history, oldest first (ties by
+        id)."""
+
+
 class IdempotencyRepository(Protocol):
     """Keys claimed by idempotent writes, per scope (``"points"``, ...)."""
 
@@ -491,6 +563,10 @@ class UnitOfWork(Protocol):
     @property
     def referrals(self) -> ReferralRepository:
         """Referral codes and referrals."""
+
+    @property
+    def segments(self) -> SegmentRepository:
+        """Saved segments, their members and history."""
 
     @property
     def idempotency(self) -> IdempotencyRepository:

@@ -19,6 +19,7 @@ from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
+from ecrm.backends.memory_segments import MemorySegmentRepository
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
@@ -130,14 +131,20 @@ class _TenantData:
         self.case_surveys = _Table("case_surveys", self.journal)
         self.consents = _Table("consents", self.journal)
         self.consent_changes = _Table("consent_changes", self.journal)
+        self.segments = _Table("segments", self.journal, unique=("name",))
+        # segment id -> {customer id: membership}
+        self.segment_members = _Table("segment_members", self.journal)
+        self.segment_changes = _Table("segment_changes", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
         """Tables whose rows carry customer ids that follow a merge, with those fields.
-        Not the tier and consent states: their services decide what a merge keeps."""
+        Not the tier and consent states (their services decide what a merge keeps) nor
+        segment members (the merge absorbs them, see ``absorb_member``, as a survivor and
+        a duplicate may be members of one segment)."""
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
                  self.interactions, self.cases, self.case_messages, self.case_surveys,
-                 self.consent_changes]
+                 self.consent_changes, self.segment_changes]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -216,6 +223,7 @@ class MemoryUnitOfWork:
         self.coupons = MemoryCouponRepository(data)
         self.consents = MemoryConsentRepository(data)
         self.segment_query = MemorySegmentQuery(data)
+        self.segments = MemorySegmentRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

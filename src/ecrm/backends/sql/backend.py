@@ -24,6 +24,7 @@ from ecrm.backends.sql.repositories import (
     SQLOrderRepository,
 )
 from ecrm.backends.sql.segment_query import SQLSegmentQuery
+from ecrm.backends.sql.segments import SQLSegmentRepository
 from ecrm.backends.sql.tiers import SQLTierRepository
 
 
@@ -138,6 +139,7 @@ class SQLUnitOfWork:
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
+        self.segments = SQLSegmentRepository(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

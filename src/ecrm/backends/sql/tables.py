@@ -532,6 +532,63 @@ consent_changes = Table(
     **MYSQL_OPTIONS,
 )
 
+# Saved segments. Names are unique per tenant; ``rule`` holds a dynamic segment's rule tree.
+segments = Table(
+    "ecrm_segments", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("description", String(1000)),
+    Column("rule", JSONDocument),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("refreshed_at", UTCDateTime),
+    Column("member_count", Integer, nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+    **MYSQL_OPTIONS,
+)
+
+
+def segment_ref() -> ForeignKeyConstraint:
+    """A row's link to the segment it belongs to."""
+    return ForeignKeyConstraint(["tenant_id", "segment_id"],
+                                ["ecrm_segments.tenant_id", "ecrm_segments.id"])
+
+
+# A segment's members through the primary key, a customer's memberships through the
+# index. Not a customer_ref: the survivor and the duplicate of a merge may both be members
+# of a segment, and their rows would collide; the merge absorbs them instead
+# (``SegmentRepository.absorb_member``).
+segment_members = Table(
+    "ecrm_segment_members", metadata,
+    tenant_column(),
+    Column("segment_id", Key(36), primary_key=True),
+    Column("customer_id", Key(36), primary_key=True),
+    Column("since", UTCDateTime, nullable=False),
+    segment_ref(),
+    customer_fk(),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
+# Who entered and left each segment: a segment's history by (at, id) through the first
+# index, a customer's through the second (merges move it).
+segment_changes = Table(
+    "ecrm_segment_changes", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("segment_id", Key(36), nullable=False),
+    customer_ref(),
+    Column("change", String(8), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    segment_ref(),
+    customer_fk(),
+    Index(None, "tenant_id", "segment_id", "at", "id"),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
 
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""
