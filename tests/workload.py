@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -95,6 +96,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_case_repository(crm, one.id)
     exercise_consent(crm, one.id)
     exercise_segment_repository(crm, one.id)
+    exercise_segment_service(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -240,12 +242,54 @@ def read_cases(cases: Any, customer_id: str, case_id: str) -> None:
     cases.surveys([case_id])
 
 
+#: One rule over every built-in segment field, so each field's SQL is audited.
+EVERY_FIELD = " or ".join([
+    'email == "x"', 'name == "x"', 'kana_name == "x"', 'phone == "x"', 'external_id == "x"',
+    'gender == "x"', 'birth_date < "2000-01-01"', "birth_month == 1", "age >= 20",
+    'country == "JP"', 'prefecture contains "東"', 'city starts with "x"',
+    'postal_code ends with "1"', 'acquisition_channel in ("web")',
+    'signed_up_at < "2030-01-01T00:00:00+00:00"',
+    "days_since_signup > 1", 'attribute("rank") == "gold"', 'account_id == "x"',
+    'account.name == "x"', 'account.attribute("plan") == "x"',
+    'orders.count(channel="web", within_days=30) >= 1', "orders.total_spent > 100.5",
+    "orders.average_value == 250", 'orders.first_at < "2030-01-01T00:00:00+00:00"',
+    "orders.last_at is null", "days_since_first_order in (1, 2)",
+    "days_since_last_order != 3", 'bought(sku="S", within_days=7)',
+    'bought(category="tea")', "loyalty.points > 0", 'loyalty.tier == "gold"',
+    'interactions.count(kind="cart_add", channel="web", sku="S", within_days=1) > 0',
+    "cart.abandoned(within_days=7)", 'cases.open(type="complaint") > 0',
+    'cases.count(type="inquiry", within_days=30) > 0', 'consent("email")'])
+
+
+def exercise_segment_service(crm: CRM, customer_id: str) -> None:
+    """Every method of ``crm.segments`` once, over a rule naming every built-in field."""
+    crm.segments.count(EVERY_FIELD)
+    crm.segments.evaluate("not " + f"({EVERY_FIELD})")
+    dynamic = crm.segments.create("every-field", rule=EVERY_FIELD)
+    crm.segments.refresh_all()
+    crm.segments.update(dynamic.id, name="every field", rule="orders.count >= 0")
+    crm.segments.refresh(dynamic.id)
+    static = crm.segments.create("hand-picked", customer_ids=[customer_id])
+    crm.segments.add(static.id, [customer_id])
+    crm.segments.members(static.id)
+    crm.segments.is_member(static.id, customer_id)
+    crm.segments.history(static.id, customer_id=customer_id)
+    crm.segments.memberships(customer_id)
+    crm.segments.find("hand-picked")
+    crm.consent.grant(customer_id, "ads")
+    list(crm.segments.audience(dynamic.id))
+    crm.segments.export_csv(dynamic.id, io.StringIO(), consent=None)
+    crm.segments.remove(static.id, [customer_id])
+    crm.segments.delete(static.id)
+
+
 def exercise_segment_repository(crm: CRM, customer_id: str) -> None:
     """Every method of the backend's segment repository once: members of two segments,
     a duplicate absorbed into ``customer_id`` (one membership moved, one dropped), and a
     segment deleted with its members and history."""
     other_id = crm.customers.create(email="segments@example.com").id
-    kept = new_segment("seg-1", WHEN, name="VIP", kind="dynamic", rule={"all": []})
+    kept = new_segment("seg-1", WHEN, name="VIP", kind="dynamic",
+                       rule={"field": "orders.count", "op": ">=", "value": 1})
     doomed = new_segment("seg-2", WHEN, name="Newsletter", kind="static")
     with crm.backend.unit_of_work(crm.tenant) as uow:
         segments = uow.segments

@@ -58,6 +58,7 @@ class CRM:
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
         from ecrm.referrals import ReferralService
+        from ecrm.segments import SegmentService
         from ecrm.tiers import TierService
 
         self.backend = backend
@@ -79,6 +80,7 @@ class CRM:
         self.referrals = ReferralService(self)
         self.consent = ConsentService(self)
         self.inbound = InboundService(self)
+        self.segments = SegmentService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

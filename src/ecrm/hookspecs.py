@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
     from ecrm.domain.referrals import Referral
+    from ecrm.domain.segment_fields import SegmentField
+    from ecrm.domain.segments import Segment
     from ecrm.domain.tiers import TierChange
 
 PROJECT = "ecrm"
@@ -98,6 +100,21 @@ def ecrm_channels(crm: CRM) -> Iterable[Channel]:
         web, ...), e.g. ``Channel("line", "LINE", can_send=True, can_receive=True)``. A
         name may be contributed once: a second channel of the same name, or one that
         shadows a built-in channel, is refused with :class:`ecrm.ValidationError`.
+    """
+
+
+@hookspec
+def ecrm_segment_fields(crm: CRM) -> Iterable[SegmentField]:
+    """Fires once per CRM, the first time it needs its segment fields (parsing,
+    evaluating or refreshing a segment rule, ``crm.segments.fields``).
+
+    :param crm: the CRM gathering its fields.
+    :returns: an iterable of :class:`ecrm.SegmentField`, each with both forms:
+        ``sql(context)`` returns an SQLAlchemy column expression for the customer
+        ``context.customer_id`` (correlate on it and on ``context.tenant_id``; values from
+        ``context.args`` must be bound, never formatted into SQL), and
+        ``python(context)`` returns the same value for ``context.customer`` on the memory
+        backend. A name ecrm or another plugin already uses raises ``RuleError``.
     """
 
 
@@ -303,4 +320,19 @@ def ecrm_consent_changed(crm: CRM, consent: Consent, previous: Consent | None) -
     :param consent: the state as stored now (``granted``, ``changed_at``, ``source``).
     :param previous: the state it replaced, or None when the customer had no record on
         the channel. Compare ``previous.granted`` to tell a flip from a renewed decision.
+    """
+
+
+@hookspec
+def ecrm_segment_membership_changed(crm: CRM, segment: Segment, entered: tuple[str, ...],
+                                    left: tuple[str, ...]) -> None:
+    """Fires after customers entered or left a saved segment, once the change is
+    committed: a ``crm.segments.refresh`` that changed the members, or ``add``/``remove``
+    on a static segment (or creating one with members). Not for a refresh that changed
+    nothing.
+
+    :param crm: the CRM the change happened in.
+    :param segment: the :class:`ecrm.Segment` as it stands after the change.
+    :param entered: the sorted ids of the customers who entered.
+    :param left: the sorted ids of the customers who left.
     """

@@ -68,6 +68,9 @@ class CustomerRepository(Protocol):
     def ids_by(self, key: CustomerKey, values: Collection[str]) -> dict[str, str]:
         """Map each of ``values`` that exists under ``key`` to the customer id."""
 
+    def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]:
+        """The customers of ``customer_ids`` that exist, by id."""
+
     def replace(self, customer: Customer) -> None:
         """Overwrite the stored customer with the same id."""
 

@@ -281,6 +281,10 @@ class MemoryCustomerRepository:
         index = self._table.unique[key]
         return {v: index[v] for v in values if v in index}
 
+    def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]:
+        rows = self._table.rows
+        return {c: _detached(rows[c]) for c in set(customer_ids) if c in rows}
+
     def replace(self, customer: Customer) -> None:
         self._table.update(customer.id, _detached(customer))
 

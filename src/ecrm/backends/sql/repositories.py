@@ -161,6 +161,14 @@ class SQLCustomerRepository(_TenantScoped):
             found.update({value: cid for value, cid in self._conn.execute(query)})
         return found
 
+    def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]:
+        found: dict[str, Customer] = {}
+        for batch in chunks(set(customer_ids), IN_CHUNK):
+            query = select(self._t).where(self._mine(self._t), self._t.c.id.in_(batch))
+            found.update((r["id"], rows.customer_from_row(r))
+                         for r in self._conn.execute(query).mappings())
+        return found
+
     def replace(self, customer: Customer) -> None:
         params = rows.customer_params(self._tenant, customer)
         del params["tenant_id"], params["id"]

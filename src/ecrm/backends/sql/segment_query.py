@@ -269,7 +269,7 @@ class SQLSegmentQuery(_TenantScoped):
 
     # -- helpers the field builders share ---------------------------------------------
 
-    def text(self, expr: Any) -> _Scalar:
+    def text_value(self, expr: Any) -> _Scalar:
         """A nullable text column or expression."""
         return _Scalar(expr, nullable=True, text_dialect=self._conn.dialect.name)
 
@@ -331,12 +331,12 @@ Builder = Callable[[SQLSegmentQuery, dict[str, Any], RuleContext], Any]
 def _column(name: str, kind: str = "scalar", nullable: bool = True) -> Builder:
     def build(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
         column = c.c[name]
-        return q.text(column) if kind == "text" else _Scalar(column, nullable)
+        return q.text_value(column) if kind == "text" else _Scalar(column, nullable)
     return build
 
 
 def _attribute(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
-    return q.text(q.json_text(c.c.attributes, args["key"]))
+    return q.text_value(q.json_text(c.c.attributes, args["key"]))
 
 
 def _account(pick: Callable[[SQLSegmentQuery, Any, dict[str, Any]], Any]) -> Builder:
@@ -344,7 +344,7 @@ def _account(pick: Callable[[SQLSegmentQuery, Any, dict[str, Any]], Any]) -> Bui
         a = tables.accounts
         value = (select(pick(q, a, args)).where(q._mine(a), a.c.id == c.c.account_id)
                  .scalar_subquery())
-        return q.text(value)
+        return q.text_value(value)
     return build
 
 
@@ -403,7 +403,7 @@ def _points(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> A
 
 def _tier(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
     s = tables.tier_status
-    return q.text(select(s.c.tier).where(q._mine(s), s.c.customer_id == c.c.id)
+    return q.text_value(select(s.c.tier).where(q._mine(s), s.c.customer_id == c.c.id)
                   .scalar_subquery())
 
 

@@ -13,6 +13,7 @@ from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
 from ecrm.testing.conformance.plugins import PluginContract
 from ecrm.testing.conformance.referrals import ReferralContract
+from ecrm.testing.conformance.segment_service import SegmentServiceContract
 from ecrm.testing.conformance.segments import SegmentContract
 from ecrm.testing.conformance.tenancy import TenancyContract
 from ecrm.testing.conformance.tiers import TierContract
@@ -24,7 +25,7 @@ class BackendConformanceSuite(
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
-    SegmentContract,
+    SegmentContract, SegmentServiceContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

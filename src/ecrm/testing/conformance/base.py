@@ -108,6 +108,12 @@ class Recorder:
     def ecrm_consent_changed(self, crm: CRM, consent: Any, previous: Any) -> None:
         self._note("consent_changed", consent=consent, previous=previous)
 
+    @hookimpl
+    def ecrm_segment_membership_changed(self, crm: CRM, segment: Any, entered: Any,
+                                        left: Any) -> None:
+        self._note("segment_membership_changed", segment=segment, entered=entered,
+                   left=left)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
