@@ -4,8 +4,7 @@ and MySQL/MariaDB, driven through ``backend.unit_of_work(tenant).cases``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
@@ -14,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ecrm.backends.base import Backend, CaseRepository, UnitOfWork
+from ecrm.backends.base import Backend, CaseRepository
 from ecrm.backends.memory import MemoryBackend
 from ecrm.domain.cases import (
     ACTIVE,
@@ -34,6 +33,7 @@ from ecrm.domain.customers import Customer
 from ecrm.domain.ids import new_id
 from ecrm.domain.timeline import Before
 from ecrm.errors import DuplicateKey
+from ecrm.testing.conformance.base import RepositoryTenant
 from ecrm.testing.conformance.concurrency import run_together
 
 T = TypeVar("T")
@@ -60,27 +60,11 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @attrs.define
-class Shop:
+class Shop(RepositoryTenant[CaseRepository]):
     """One fresh tenant of a backend."""
 
-    backend: Backend
+    repository = "cases"
     tenant: str = attrs.field(factory=lambda: f"cases-{uuid.uuid4().hex[:12]}")
-
-    @contextmanager
-    def unit(self) -> Iterator[UnitOfWork]:
-        """A unit of work of this tenant."""
-        with self.backend.unit_of_work(self.tenant) as uow:
-            yield uow
-
-    def write(self, work: Callable[[CaseRepository], Any]) -> None:
-        """Run ``work`` on the case repository in a unit of its own."""
-        with self.unit() as uow:
-            work(uow.cases)
-
-    def read(self, work: Callable[[CaseRepository], T]) -> T:
-        """What ``work`` returns from the case repository, in a unit of its own."""
-        with self.backend.unit_of_work(self.tenant, read_only=True) as uow:
-            return work(uow.cases)
 
     def customer(self) -> str:
         """A new customer's id."""

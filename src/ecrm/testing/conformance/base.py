@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
+import attrs
 import pytest
 
-from ecrm.backends.base import Backend
+from ecrm.backends.base import Backend, UnitOfWork
 from ecrm.clock import ManualClock
 from ecrm.crm import CRM
 from ecrm.domain.orders import Order, OrderLine
@@ -17,6 +20,9 @@ from ecrm.hookspecs import hookimpl
 
 JST = timezone(timedelta(hours=9))
 START = datetime(2026, 4, 1, 9, 0, tzinfo=JST)
+
+Repository = TypeVar("Repository")
+T = TypeVar("T")
 
 
 class Recorder:
@@ -166,3 +172,30 @@ def snapshot(crm: CRM) -> dict[str, Any]:
         c.id, limit=500).events] for c in customers}
     return {"customers": customers, "orders": orders, "refunds": refunds, "merges": merges,
             "timelines": timelines}
+
+
+@attrs.define
+class RepositoryTenant(Generic[Repository]):
+    """One tenant of a backend, driven through one repository of its units of work (the
+    attribute ``repository`` names, e.g. ``"segments"``), for contracts and tests that
+    go below the services."""
+
+    repository: ClassVar[str]
+    backend: Backend
+    tenant: str
+
+    @contextmanager
+    def unit(self) -> Iterator[UnitOfWork]:
+        """A unit of work of this tenant."""
+        with self.backend.unit_of_work(self.tenant) as uow:
+            yield uow
+
+    def write(self, work: Callable[[Repository], Any]) -> None:
+        """Run ``work`` on the repository in a unit of its own."""
+        with self.unit() as uow:
+            work(getattr(uow, self.repository))
+
+    def read(self, work: Callable[[Repository], T]) -> T:
+        """What ``work`` returns from the repository, in a read-only unit of its own."""
+        with self.backend.unit_of_work(self.tenant, read_only=True) as uow:
+            return work(getattr(uow, self.repository))

@@ -4,17 +4,16 @@ merges leave nothing behind, tenants stay apart and a failed unit writes nothing
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecrm.backends.base import Backend, SegmentRepository, UnitOfWork
+from ecrm.backends.base import Backend, SegmentRepository
 from ecrm.crm import CRM
 from ecrm.domain.customers import Customer
 from ecrm.domain.ids import new_id
@@ -27,11 +26,9 @@ from ecrm.domain.segments import (
     new_segment,
 )
 from ecrm.errors import DuplicateKey
-from ecrm.testing.conformance.base import ContractBase
+from ecrm.testing.conformance.base import ContractBase, RepositoryTenant
 from ecrm.testing.conformance.concurrency import run_together
 from ecrm.testing.conformance.units import Boom
-
-T = TypeVar("T")
 
 JST = timezone(timedelta(hours=9))
 T0 = datetime(2026, 4, 1, 9, 30, 15, 123456, tzinfo=JST)
@@ -43,27 +40,10 @@ ENTERED, LEFT = MembershipChangeKind.ENTERED, MembershipChangeKind.LEFT
 
 
 @attrs.define
-class Store:
+class Store(RepositoryTenant[SegmentRepository]):
     """One tenant of the backend under test, reached through its segment repository."""
 
-    backend: Backend
-    tenant: str
-
-    @contextmanager
-    def unit(self) -> Iterator[UnitOfWork]:
-        """A unit of work of this tenant."""
-        with self.backend.unit_of_work(self.tenant) as uow:
-            yield uow
-
-    def write(self, work: Callable[[SegmentRepository], Any]) -> None:
-        """Run ``work`` on the segment repository in a unit of its own."""
-        with self.unit() as uow:
-            work(uow.segments)
-
-    def read(self, work: Callable[[SegmentRepository], T]) -> T:
-        """What ``work`` returns from the segment repository, in a read-only unit."""
-        with self.backend.unit_of_work(self.tenant, read_only=True) as uow:
-            return work(uow.segments)
+    repository = "segments"
 
     def customers(self, count: int) -> list[str]:
         """The ids of ``count`` new customers, sorted."""
@@ -84,6 +64,14 @@ class Store:
         """Make the customers members of the segment."""
         self.write(lambda r: r.add_members([Membership(segment.id, c, since)
                                             for c in customer_ids]))
+
+    def leave(self, segment: Segment, customer_ids: Collection[str]) -> None:
+        """Take the customers out of the segment."""
+        self.write(lambda r: r.remove_members(segment.id, customer_ids))
+
+    def page(self, segment: Segment, *, after: str | None, limit: int) -> list[Membership]:
+        """A page of the segment's memberships."""
+        return self.read(lambda r: r.members(segment.id, after=after, limit=limit))
 
 
 def change(segment: Segment, customer_id: str, kind: MembershipChangeKind, at: datetime,
@@ -151,10 +139,9 @@ class SegmentContract(ContractBase):
         store.write(lambda r: r.add_members(joined))
         store.join(other, customers[:2], since=T0.astimezone(timezone.utc))
         expected = sorted(joined, key=lambda m: m.customer_id)
-        pages, after = [], None
-        while not pages or len(pages[-1]) == 3:
-            pages.append(store.read(lambda r, a=after: r.members(segment.id, after=a, limit=3)))
-            after = pages[-1][-1].customer_id if pages[-1] else None
+        pages = [store.page(segment, after=None, limit=3)]
+        while len(pages[-1]) == 3:
+            pages.append(store.page(segment, after=pages[-1][-1].customer_id, limit=3))
         assert [m for page in pages for m in page] == expected
         assert [len(page) for page in pages] == [3, 3, 1]
         assert store.read(lambda r: (r.is_member(segment.id, customers[0]),
@@ -219,8 +206,8 @@ class SegmentContract(ContractBase):
         doomed, kept = store.segment("doomed"), store.segment("kept")
         for segment in (doomed, kept):
             store.join(segment, customers)
-            store.write(lambda r, s=segment: r.add_changes(
-                [change(s, c, ENTERED, T0) for c in customers]))
+        store.write(lambda r: r.add_changes([change(s, c, ENTERED, T0)
+                                             for s in (doomed, kept) for c in customers]))
         store.write(lambda r: r.delete(doomed.id))
         assert store.read(lambda r: (r.get(doomed.id), r.member_ids(doomed.id),
                                      r.history(doomed.id))) == (None, set(), [])
@@ -322,7 +309,7 @@ class SegmentContract(ContractBase):
         for adding, picks in steps:
             chosen = {customers[i] for i in picks}
             if not adding:
-                store.write(lambda r, c=chosen: r.remove_members(segment.id, c))
+                store.leave(segment, chosen)
                 model -= chosen
             elif chosen & model:
                 with pytest.raises(DuplicateKey):
