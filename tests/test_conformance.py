@@ -32,3 +32,14 @@ class TestMySQLBackend(BackendConformanceSuite):
     @pytest.fixture
     def backend(self, mysql_backend):
         return mysql_backend
+
+
+def test_no_contract_hides_another_contracts_test() -> None:
+    """Two contracts defining a test of the same name would silently run only one."""
+    from collections import Counter
+
+    from ecrm.testing.conformance import BackendConformanceSuite
+
+    names = Counter(name for contract in BackendConformanceSuite.__mro__[1:]
+                    for name in vars(contract) if name.startswith("test_"))
+    assert [name for name, count in names.items() if count > 1] == []

@@ -119,7 +119,7 @@ class TierContract(ContractBase):
             with pytest.raises(ValidationError, match="tiers"):
                 call()
 
-    def test_bad_input_writes_nothing(self, shop: CRM) -> None:
+    def test_bad_tier_input_writes_nothing(self, shop: CRM) -> None:
         alice = shop.customers.create(name="alice")
         with pytest.raises(ValidationError) as error:
             shop.tiers.set_floor(alice.id, "platinum")
