@@ -1,5 +1,10 @@
 """The memory backend's segment evaluator: each field read from the tenant's dicts in
-plain Python, with :mod:`ecrm.domain.segment_eval` deciding what a rule means."""
+plain Python, with :mod:`ecrm.domain.segment_eval` deciding what a rule means.
+
+The customer's own fields are tested first (:func:`~ecrm.domain.segment_eval.cheap_first`),
+so aggregates are worked out only for the customers those let through; the tenant's
+orders are grouped by customer once per evaluation, and each customer's orders picked by
+window, channel or currency once, however many conditions count them."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from ecrm.domain.customers import Account, Customer
 from ecrm.domain.interactions import Interaction, InteractionKind
 from ecrm.domain.money import from_minor, to_minor
 from ecrm.domain.orders import Order, OrderStatus
-from ecrm.domain.segment_eval import predicate
+from ecrm.domain.segment_eval import cheap_first, predicate
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Condition, Rule
 
@@ -51,8 +56,12 @@ class _Index:
 
     @cached_property
     def orders(self) -> dict[str, list[Order]]:
-        return _grouped(o for o in self.data.orders.rows.values()
-                        if o.status is not OrderStatus.CANCELLED and o.placed_at <= self.as_of)
+        as_of, cancelled = self.as_of, OrderStatus.CANCELLED
+        grouped: dict[str, list[Order]] = defaultdict(list)
+        for order in self.data.orders.rows.values():
+            if order.status is not cancelled and order.placed_at <= as_of:
+                grouped[order.customer_id].append(order)
+        return grouped
 
     @cached_property
     def interactions(self) -> dict[str, list[Interaction]]:
@@ -88,13 +97,24 @@ def _grouped(rows: Iterable[Any]) -> dict[str, list[Any]]:
 
 
 class _Facts:
-    """One customer, as the field readers see it."""
+    """One customer, as the field readers see it, with what readers worked out about them
+    (:meth:`remember`)."""
 
-    __slots__ = ("customer", "index")
+    __slots__ = ("customer", "index", "_memo")
 
     def __init__(self, customer: Customer, index: _Index) -> None:
         self.customer = customer
         self.index = index
+        self._memo: dict[Any, Any] | None = None
+
+    def remember(self, key: Any, work_out: Callable[[_Facts], Any]) -> Any:
+        """``work_out(self)``, computed once per ``key`` for this customer."""
+        if self._memo is None:
+            self._memo = {}
+        elif key in self._memo:
+            return self._memo[key]
+        found = self._memo[key] = work_out(self)
+        return found
 
     @property
     def orders(self) -> list[Order]:
@@ -125,7 +145,8 @@ class MemorySegmentQuery:
     def matching(self, rule: Rule, context: RuleContext) -> list[str]:
         """The ids of the customers ``rule`` selects, sorted."""
         index = _Index(self._data, context)
-        test = predicate(rule, lambda condition: _reader(condition, context))
+        test = predicate(cheap_first(rule, context.fields),
+                         lambda condition: _reader(condition, context))
         return sorted(c.id for c in self._data.customers.rows.values()
                       if test(_Facts(c, index)))
 
@@ -185,18 +206,27 @@ def _in_window(args: dict[str, Any], as_of: datetime) -> Callable[[datetime], bo
 
 def _orders(args: dict[str, Any], context: RuleContext, *, money: bool
             ) -> Callable[[_Facts], list[Order]]:
-    window, channel = _in_window(args, context.as_of), args.get("channel")
+    """The orders of a customer a field counts: in the window, on the channel, and in the
+    shop's currency for money. Picked once per customer for each such choice, however many
+    conditions use it; with nothing to pick by, the customer's counted orders as they are.
+    """
+    days, channel = args.get("within_days"), args.get("channel")
     currency = context.currency if money else None
+    if days is None and channel is None and currency is None:
+        return lambda facts: facts.orders
+    window = _in_window(args, context.as_of)
 
-    def chosen(facts: _Facts) -> list[Order]:
+    def pick(facts: _Facts) -> list[Order]:
         return [o for o in facts.orders if window(o.placed_at)
                 and (channel is None or o.channel == channel)
                 and (currency is None or o.currency == currency)]
-    return chosen
+    key = ("orders", days, channel, currency)
+    return lambda facts: facts.remember(key, pick)  # type: ignore[no-any-return]
 
 
 def _net_minor(orders: list[Order], currency: str) -> int:
-    return sum(to_minor("total", o.total - o.refunded, currency) for o in orders)
+    """Total less refunds of ``orders`` (all in ``currency``), in minor units."""
+    return to_minor("total", sum((o.total - o.refunded for o in orders), Decimal(0)), currency)
 
 
 def _orders_count(args: dict[str, Any], context: RuleContext) -> Reader:

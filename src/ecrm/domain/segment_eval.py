@@ -11,7 +11,8 @@ import operator
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from ecrm.domain.segment_rules import And, Condition, Not, Op, Or, Rule
+from ecrm.domain.segment_fields import CUSTOMER_ROW_FIELDS, FieldRegistry
+from ecrm.domain.segment_rules import And, Condition, Not, Op, Or, Rule, conditions
 
 Facts = TypeVar("Facts")
 Predicate = Callable[[Facts], bool]
@@ -59,3 +60,26 @@ def predicate(rule: Rule, reader: Callable[[Condition], Callable[[Facts], Any]]
         return lambda facts: all(part(facts) for part in parts)
     assert isinstance(rule, Or)
     return lambda facts: any(part(facts) for part in parts)
+
+
+def cheap_first(rule: Rule, fields: FieldRegistry) -> Rule:
+    """``rule`` with the parts of every and/or reordered so that those reading only the
+    customer's own row (:data:`~ecrm.domain.segment_fields.CUSTOMER_ROW_FIELDS`) come
+    first, the others after them in their order. The answer cannot change: every
+    condition is true or false, never unknown, so and/or do not depend on the order of
+    their parts; only how soon an evaluation can stop does. Backends evaluate aggregates
+    over orders, interactions and the like only for customers the cheap parts let through.
+    """
+    if isinstance(rule, Condition):
+        return rule
+    if isinstance(rule, Not):
+        return Not(cheap_first(rule.part, fields))
+    parts = [cheap_first(part, fields) for part in rule.parts]
+    parts.sort(key=lambda part: not _row_only(part, fields))
+    return type(rule)(tuple(parts))
+
+
+def _row_only(rule: Rule, fields: FieldRegistry) -> bool:
+    """Whether every condition of ``rule`` is on a built-in field of the customer's row."""
+    return all(condition.field in CUSTOMER_ROW_FIELDS and fields.get(condition.field).builtin
+               for condition in conditions(rule))
