@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecrm.domain.segment_eval import cheap_first
 from ecrm.domain.segment_fields import FieldRegistry, SegmentField, ValueType
 from ecrm.domain.segment_rules import (
     MAX_CONDITIONS,
@@ -191,3 +192,18 @@ def test_plugin_fields_need_both_forms_and_a_fresh_name() -> None:
 def test_the_builder_refuses_to_be_used_as_a_bool() -> None:
     with pytest.raises(TypeError):
         bool(F("age"))
+
+
+def test_cheap_first_moves_the_customer_row_ahead_and_keeps_the_rest_in_order() -> None:
+    rule = parse('orders.count >= 3 and (consent("email") or gender == "female") '
+                 'and not age < 20 and loyalty.points > 0 and (city == "a" or name == "b")',
+                 REGISTRY)
+    assert to_text(cheap_first(rule, REGISTRY)) == to_text(parse(
+        'not age < 20 and (city == "a" or name == "b") and orders.count >= 3 '
+        'and (gender == "female" or consent("email")) and loyalty.points > 0', REGISTRY))
+    plugin = SegmentField("gender", ValueType.TEXT, "a plugin's", sql=lambda c: None,
+                          python=lambda c: None)
+    plugins = FieldRegistry([f for f in REGISTRY if f.name != "gender"] + [plugin])
+    # a plugin's field is not known to be cheap: its or keeps its order
+    assert cheap_first(rule, plugins).parts[3] == rule.parts[1]
+    assert cheap_first(rule, REGISTRY).parts[3] != rule.parts[1]
