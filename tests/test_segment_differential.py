@@ -15,7 +15,12 @@ from ecrm import CRM, ManualClock
 from ecrm.backends.memory import MemoryBackend
 from ecrm.backends.sql.tables import customers
 from ecrm.domain.segment_eval import passes
-from ecrm.domain.segment_fields import BUILTIN_FIELDS, FieldRegistry, RuleContext
+from ecrm.domain.segment_fields import (
+    BUILTIN_FIELDS,
+    CUSTOMER_ROW_FIELDS,
+    FieldRegistry,
+    RuleContext,
+)
 from ecrm.domain.segment_rules import Condition, Op, Rule
 from ecrm.domain.segment_text import to_text
 from ecrm.testing.segment_shops import ShopPlan, load_shop, rules, shops
@@ -86,3 +91,9 @@ def test_hostile_values_match_literally_and_never_reach_the_sql_text(
                             uow.segment_query.compile(rule, context)).compile(backend.engine))
                         assert value not in sql or value in ("%", "_", "!", "A"), sql
                 assert found == expected, (field, op.value, value)
+
+
+def test_the_memory_backend_reads_the_customer_row_fields_from_the_row() -> None:
+    from ecrm.backends.memory_segment_query import _ON_ROW
+
+    assert set(_ON_ROW) == CUSTOMER_ROW_FIELDS
