@@ -1,5 +1,5 @@
-"""Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time
-and points earn/redeem (on SQLite, and on PostgreSQL when given a URL).
+"""Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
+points earn/redeem (on SQLite, and on PostgreSQL when given a URL) and segments.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
@@ -12,7 +12,7 @@ import os
 import platform
 import time
 
-from benchmarks import import_time, ingest, loyalty
+from benchmarks import import_time, ingest, loyalty, segments
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--batch-size", type=int, default=ingest.BATCH_SIZE)
-    parser.add_argument("--repeat", type=int, default=1, help="rounds of both importers")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of both sides of each benchmark")
     parser.add_argument("--runs", type=int, default=15, help="interpreters per import timing")
     parser.add_argument("--ops", type=int, default=loyalty.OPS,
                         help="points: earns, and as many redeems")
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> None:
     import_time.compare(args.runs)
     print()
     loyalty.compare_all(args.postgres, args.ops, args.repeat)
+    print()
+    segments.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """On SQLite, the per-customer reads of points operations use an index on the customer
-rather than walking every row of the tenant."""
+rather than walking every row of the tenant; segment rules read a customer's orders
+through the customer's order index, once for all their order conditions."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import event
 
-from ecrm import CRM
+from ecrm import CRM, OrderLine
 from ecrm.backends.sql import SQLBackend
 from ecrm.domain.cases import Case, CaseMessage, CaseStatus, CaseType, MessageKind, Priority
+from ecrm.domain.segment_fields import FieldRegistry, RuleContext
+from ecrm.domain.segment_text import parse
 from ecrm.domain.timeline import Before
 from tests.workload import exercise_segment_repository, read_cases, read_segments
 
@@ -253,3 +256,55 @@ def _chosen_indexes(fixture: str, rows: list[tuple[object, ...]]) -> set[str]:
         return {match for (line, *_) in rows
                 for match in re.findall(r"using (\S+) on", str(line))}
     return {str(row[5]) for row in rows}
+
+
+ORDERS_INDEX = "ix_ecrm_orders_tenant_id_customer_id_placed_at"
+#: The rule of benchmarks/segments.py: three order aggregates and two profile columns.
+SEGMENT_RULE = ('orders.count >= 3 and days_since_last_order <= 180 '
+                'and orders.total_spent >= 20000 and prefecture in ("東京都", "千葉県") '
+                'and gender == "female"')
+
+
+def _segment_select(backend: SQLBackend) -> tuple[str, object]:
+    """The SELECT that evaluates :data:`SEGMENT_RULE` on a small new tenant."""
+    crm = CRM(backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    for n in range(4):
+        customer = crm.customers.create()
+        for k in range(n):
+            crm.orders.record(order_id=f"o-{n}-{k}", customer_id=customer.id, channel="web",
+                              placed_at=WHEN - timedelta(days=k),
+                              lines=[OrderLine("A", 1, 10000)])
+    registry = FieldRegistry()
+    context = RuleContext(WHEN, crm.currency, registry)
+
+    def evaluate() -> object:
+        with backend.unit_of_work(crm.tenant, read_only=True) as uow:
+            return uow.segment_query.matching(parse(SEGMENT_RULE, registry), context)
+
+    (select,) = [s for s in _selects_of(backend, evaluate) if "ecrm_orders" in s[0]]
+    return select
+
+
+def test_segment_order_conditions_read_the_customer_index_once(
+        sqlite_backend: SQLBackend) -> None:
+    """The three order conditions share one subquery, which searches the customer's
+    orders by index; the customer's own columns are tested before it."""
+    statement, parameters = _segment_select(sqlite_backend)
+    assert statement.count("FROM ecrm_orders") == 1, statement
+    assert statement.index("ecrm_customers.gender") < statement.index("FROM ecrm_orders")
+    with sqlite_backend.engine.connect() as conn:
+        plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}",
+                                                       parameters)]
+    orders = [step for step in plan if "ecrm_orders" in step]
+    assert orders == [f"SEARCH ecrm_orders USING INDEX {ORDERS_INDEX} "
+                      "(tenant_id=? AND customer_id=? AND placed_at<?)"], plan
+
+
+@pytest.mark.parametrize("fixture", ["postgres_backend", "mysql_backend"])
+def test_server_segment_order_conditions_read_the_customer_index(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    """The servers read a customer's orders through the same index, with no sort."""
+    backend: SQLBackend = request.getfixturevalue(fixture)
+    statement, parameters = _segment_select(backend)
+    assert statement.count("FROM ecrm_orders") == 1, statement
+    _assert_index_walks(backend, fixture, [(statement, parameters, ORDERS_INDEX)])

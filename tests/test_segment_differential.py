@@ -15,7 +15,12 @@ from ecrm import CRM, ManualClock
 from ecrm.backends.memory import MemoryBackend
 from ecrm.backends.sql.tables import customers
 from ecrm.domain.segment_eval import passes
-from ecrm.domain.segment_fields import FieldRegistry, RuleContext
+from ecrm.domain.segment_fields import (
+    BUILTIN_FIELDS,
+    CUSTOMER_ROW_FIELDS,
+    FieldRegistry,
+    RuleContext,
+)
 from ecrm.domain.segment_rules import Condition, Op, Rule
 from ecrm.domain.segment_text import to_text
 from ecrm.testing.segment_shops import ShopPlan, load_shop, rules, shops
@@ -35,18 +40,26 @@ def shop_on(backend: Any, plan: ShopPlan) -> tuple[CRM, dict[str, str]]:
     return crm, load_shop(crm, plan)
 
 
+#: Order aggregates (which SQL reads together, one subquery per and/or) beside a few
+#: fields that are not, so rules mix them.
+ORDER_MIX = FieldRegistry(f for f in BUILTIN_FIELDS if f.name.startswith(("orders.", "days_"))
+                          or f.name in ("prefecture", "bought", "interactions.count"))
+
+
 @pytest.mark.parametrize("fixture", BACKENDS)
+@pytest.mark.parametrize("fields", [REGISTRY, ORDER_MIX], ids=["all-fields", "order-mix"])
 @settings(max_examples=30, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_random_rules_select_the_same_customers_as_the_reference(
-        fixture: str, request: pytest.FixtureRequest, data: st.DataObject) -> None:
+        fixture: str, fields: FieldRegistry, request: pytest.FixtureRequest,
+        data: st.DataObject) -> None:
     plan = data.draw(shops, label="shop")
     reference, reference_names = shop_on(MemoryBackend(), plan)
     subject, subject_names = shop_on(request.getfixturevalue(fixture), plan)
     for _ in range(12):
-        rule = data.draw(rules(REGISTRY, plan.as_of), label="rule")
+        rule = data.draw(rules(fields, plan.as_of), label="rule")
         expected = members(reference, reference_names, rule, plan)
         assert members(subject, subject_names, rule, plan) == expected, to_text(rule)
 
@@ -78,3 +91,9 @@ def test_hostile_values_match_literally_and_never_reach_the_sql_text(
                             uow.segment_query.compile(rule, context)).compile(backend.engine))
                         assert value not in sql or value in ("%", "_", "!", "A"), sql
                 assert found == expected, (field, op.value, value)
+
+
+def test_the_memory_backend_reads_the_customer_row_fields_from_the_row() -> None:
+    from ecrm.backends.memory_segment_query import _ON_ROW
+
+    assert set(_ON_ROW) == CUSTOMER_ROW_FIELDS

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecrm.domain.segment_eval import cheap_first
 from ecrm.domain.segment_fields import FieldRegistry, SegmentField, ValueType
 from ecrm.domain.segment_rules import (
     MAX_CONDITIONS,
@@ -207,11 +208,26 @@ def test_every_field_and_operator_is_documented() -> None:
 def test_the_compiler_builds_no_sql_text() -> None:
     """Values reach the database only as bound parameters: the compiler imports nothing
     that writes SQL text (``text``, ``literal_column``) and sends no raw SQL."""
-    path = (Path(__file__).resolve().parent.parent / "src" / "ecrm" / "backends" / "sql"
-            / "segment_query.py")
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
-                for alias in node.names}
-    called = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-    assert not imported & {"text", "literal_column", "TextClause"}
-    assert not called & {"exec_driver_sql", "text", "literal_column"}
+    sql = Path(__file__).resolve().parent.parent / "src" / "ecrm" / "backends" / "sql"
+    for name in ("segment_query.py", "segment_orders.py", "segment_compare.py"):
+        tree = ast.parse((sql / name).read_text(encoding="utf-8"))
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                    for alias in node.names}
+        called = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        assert not imported & {"text", "literal_column", "TextClause"}, name
+        assert not called & {"exec_driver_sql", "text", "literal_column"}, name
+
+
+def test_cheap_first_moves_the_customer_row_ahead_and_keeps_the_rest_in_order() -> None:
+    rule = parse('orders.count >= 3 and (consent("email") or gender == "female") '
+                 'and not age < 20 and loyalty.points > 0 and (city == "a" or name == "b")',
+                 REGISTRY)
+    assert to_text(cheap_first(rule, REGISTRY)) == to_text(parse(
+        'not age < 20 and (city == "a" or name == "b") and orders.count >= 3 '
+        'and (gender == "female" or consent("email")) and loyalty.points > 0', REGISTRY))
+    plugin = SegmentField("gender", ValueType.TEXT, "a plugin's", sql=lambda c: None,
+                          python=lambda c: None)
+    plugins = FieldRegistry([f for f in REGISTRY if f.name != "gender"] + [plugin])
+    # a plugin's field is not known to be cheap: its or keeps its order
+    assert cheap_first(rule, plugins).parts[3] == rule.parts[1]
+    assert cheap_first(rule, REGISTRY).parts[3] != rule.parts[1]

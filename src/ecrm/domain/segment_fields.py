@@ -183,6 +183,15 @@ BUILTIN_FIELDS: tuple[SegmentField, ...] = (
                  params=(_p("channel", required=True, key=True),)),
 )
 
+#: The built-in fields read from the customer's own row, without looking at other tables:
+#: cheap to test, so evaluators test them before the others
+#: (:func:`ecrm.domain.segment_eval.cheap_first`).
+CUSTOMER_ROW_FIELDS = frozenset({
+    "email", "name", "kana_name", "phone", "external_id", "gender", "birth_date",
+    "birth_month", "age", "country", "prefecture", "city", "postal_code",
+    "acquisition_channel", "signed_up_at", "days_since_signup", "attribute", "account_id",
+})
+
 
 class FieldRegistry:
     """The fields rules may use: ecrm's plus those plugins contribute."""

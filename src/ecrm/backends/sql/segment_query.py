@@ -4,24 +4,23 @@ Every value from a rule is a bound parameter: the compiler builds expressions fr
 registered fields and never puts rule text into SQL. Each condition compiles to a
 predicate that is true or false, never NULL, so ``not`` means what it means in
 :mod:`ecrm.domain.segment_eval` (the reference the backends are tested against).
-Aggregates are correlated subqueries along the ``(tenant_id, customer_id, time)`` indexes.
+Aggregates are correlated subqueries along the ``(tenant_id, customer_id, time)`` indexes;
+the conditions on order aggregates of an and/or share one
+(:mod:`ecrm.backends.sql.segment_orders`), and the customer's own columns are tested
+before any subquery (:func:`ecrm.domain.segment_eval.cheap_first`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 import attrs
 from sqlalchemy import (
-    LargeBinary,
     String,
     and_,
     case,
-    cast,
     exists,
     extract,
     false,
@@ -30,28 +29,27 @@ from sqlalchemy import (
     not_,
     or_,
     select,
-    true,
 )
-from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import _TenantScoped
+from ecrm.backends.sql.segment_compare import (
+    MYSQL,
+    Clause,
+    Descending,
+    Flag,
+    Scalar,
+    birthdays_back,
+    days_back,
+)
+from ecrm.backends.sql.segment_orders import on_orders, orders_test
 from ecrm.domain.cases import ACTIVE
 from ecrm.domain.interactions import InteractionKind
-from ecrm.domain.money import CURRENCY_EXPONENTS
 from ecrm.domain.orders import OrderStatus
-from ecrm.domain.segment_fields import RuleContext, ValueType
-from ecrm.domain.segment_rules import (
-    LIST_OPS,
-    NULL_TESTS,
-    And,
-    Condition,
-    Not,
-    Op,
-    Rule,
-)
+from ecrm.domain.segment_eval import cheap_first
+from ecrm.domain.segment_fields import FieldRegistry, RuleContext, ValueType
+from ecrm.domain.segment_rules import And, Condition, Not, Or, Rule
 
-Clause = ColumnElement[bool]
 c = tables.customers
 
 
@@ -68,168 +66,6 @@ class SQLFieldContext:
     currency: str
     dialect: str
     tables: Any = tables
-
-
-# -- how each kind of field compares -----------------------------------------------------
-
-MYSQL = frozenset({"mysql", "mariadb"})
-
-
-@attrs.frozen
-class _Scalar:
-    """A plain value: text, number, date or time. Texts carry their dialect: MySQL and
-    MariaDB compare them as bytes (their collations pad and may fold case), SQLite
-    matches parts with ``instr``/``substr`` (its LIKE ignores ASCII case)."""
-
-    expr: Any
-    nullable: bool
-    text_dialect: str | None = None
-
-    def compare(self, op: Op, value: Any) -> Clause:
-        if op is Op.IS_NULL:
-            return self.expr.is_(None) if self.nullable else false()
-        if op is Op.IS_NOT_NULL:
-            return self.expr.is_not(None) if self.nullable else true()
-        if op in (Op.CONTAINS, Op.STARTS_WITH, Op.ENDS_WITH):
-            return self._guard(self._match(op, value))
-        if self.text_dialect in MYSQL:
-            value = tuple(map(_utf8, value)) if op in LIST_OPS else _utf8(value)
-            return self._guard(_compare(cast(self.expr, LargeBinary), op, value))
-        return self._guard(_compare(self.expr, op, value))
-
-    def _guard(self, clause: Clause) -> Clause:
-        return and_(self.expr.is_not(None), clause) if self.nullable else clause
-
-    def _match(self, op: Op, text: str) -> Clause:
-        expr = self.expr
-        if self.text_dialect == "sqlite":
-            if op is Op.CONTAINS:
-                return func.instr(expr, text) > 0  # type: ignore[no-any-return]
-            if op is Op.STARTS_WITH:
-                return func.substr(expr, 1, len(text)) == text  # type: ignore[no-any-return]
-            return func.substr(expr, -len(text)) == text  # type: ignore[no-any-return]
-        escaped = text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-        pattern = {Op.CONTAINS: f"%{escaped}%", Op.STARTS_WITH: f"{escaped}%",
-                   Op.ENDS_WITH: f"%{escaped}"}[op]
-        if self.text_dialect in MYSQL:  # LIKE does not pad; the binary collation keeps case
-            expr = expr.collate("utf8mb4_bin")
-        return expr.like(pattern, escape="!")  # type: ignore[no-any-return]
-
-
-def _compare(expr: Any, op: Op, value: Any) -> Clause:
-    if op is Op.IN:
-        return expr.in_(list(value))  # type: ignore[no-any-return]
-    if op is Op.NOT_IN:
-        return expr.not_in(list(value))  # type: ignore[no-any-return]
-    return {Op.EQ: expr.__eq__, Op.NE: expr.__ne__, Op.LT: expr.__lt__, Op.LE: expr.__le__,
-            Op.GT: expr.__gt__, Op.GE: expr.__ge__}[op](value)  # type: ignore[no-any-return]
-
-
-def _utf8(text: str) -> bytes:
-    return text.encode("utf-8")
-
-
-@attrs.frozen
-class _Flag:
-    """A yes/no fact, compiled to EXISTS."""
-
-    clause: Clause
-
-    def compare(self, op: Op, value: bool) -> Clause:
-        return self.clause if (op is Op.EQ) == value else not_(self.clause)
-
-
-@attrs.frozen
-class _Money:
-    """An amount held as an integer of minor units; rule values are compared exactly by
-    rounding the threshold, never the stored amount."""
-
-    minor: Any
-    exponent: int
-    nullable: bool
-
-    def compare(self, op: Op, value: Any) -> Clause:
-        if op in NULL_TESTS:
-            return _Scalar(self.minor, self.nullable).compare(op, value)
-        if op in LIST_OPS:
-            whole = [int(m) for m in map(self._minor, value) if m == m.to_integral_value()]
-            return _Scalar(self.minor, self.nullable).compare(op, tuple(whole)) if whole \
-                else (false() if op is Op.IN else self._present())
-        threshold = self._minor(value)
-        exact = threshold == threshold.to_integral_value()
-        if op in (Op.EQ, Op.NE):
-            if not exact:
-                return false() if op is Op.EQ else self._present()
-            return _Scalar(self.minor, self.nullable).compare(op, int(threshold))
-        rounded = math.ceil(threshold) if op in (Op.GE, Op.LT) else math.floor(threshold)
-        return _Scalar(self.minor, self.nullable).compare(op, rounded)
-
-    def _minor(self, amount: Decimal) -> Decimal:
-        return amount.scaleb(self.exponent)
-
-    def _present(self) -> Clause:
-        return self.minor.is_not(None) if self.nullable else true()  # type: ignore[no-any-return]
-
-
-@attrs.frozen
-class _Descending:
-    """A whole number that falls as a stored time grows (days since, age): compared by
-    turning ``value >= k`` into ``time <= bound(k)``. ``bound`` returns None when no time
-    is that far back and ``...`` when every time is."""
-
-    time: Any
-    bound: Callable[[int], Any]
-
-    def at_least(self, k: int) -> Clause:
-        limit = self.bound(k)
-        if limit is None:
-            return false()
-        present = self.time.is_not(None)
-        return present if limit is ... else and_(present, self.time <= limit)
-
-    def equals(self, k: int) -> Clause:
-        return and_(self.at_least(k), not_(self.at_least(k + 1)))
-
-    def compare(self, op: Op, value: Any) -> Clause:
-        present = self.time.is_not(None)
-        if op in NULL_TESTS:
-            return present if op is Op.IS_NOT_NULL else self.time.is_(None)
-        build: dict[Op, Callable[[], Clause]] = {
-            Op.GE: lambda: self.at_least(value),
-            Op.GT: lambda: self.at_least(value + 1),
-            Op.LE: lambda: and_(present, not_(self.at_least(value + 1))),
-            Op.LT: lambda: and_(present, not_(self.at_least(value))),
-            Op.EQ: lambda: self.equals(value),
-            Op.NE: lambda: and_(present, not_(self.equals(value))),
-            Op.IN: lambda: or_(*(self.equals(k) for k in value)),
-            Op.NOT_IN: lambda: and_(present, not_(or_(*(self.equals(k) for k in value)))),
-        }
-        return build[op]()
-
-
-def _days_back(as_of: datetime) -> Callable[[int], Any]:
-    def bound(days: int) -> Any:
-        try:
-            return as_of - timedelta(days=days)
-        except OverflowError:
-            return None if days > 0 else ...
-    return bound
-
-
-def _birthdays_back(today: date) -> Callable[[int], Any]:
-    def bound(years: int) -> Any:
-        year = today.year - years
-        if year < 1:
-            return None
-        if year > 9999:
-            return ...
-        day = 28 if (today.month, today.day) == (2, 29) and not _leap(year) else today.day
-        return date(year, today.month, day)
-    return bound
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
 
 
 # -- the repository -----------------------------------------------------------------------
@@ -249,12 +85,21 @@ class SQLSegmentQuery(_TenantScoped):
         return int(self._conn.execute(query).scalar_one())
 
     def compile(self, rule: Rule, context: RuleContext) -> Clause:
-        """``rule`` as a WHERE clause over ``ecrm_customers``."""
+        """``rule`` as a WHERE clause over ``ecrm_customers``: the customer's own columns
+        tested first (:func:`~ecrm.domain.segment_eval.cheap_first`), and the conditions
+        on order aggregates of each and/or read in one subquery
+        (:mod:`ecrm.backends.sql.segment_orders`)."""
+        return self._compile(cheap_first(rule, context.fields), context)
+
+    def _compile(self, rule: Rule, context: RuleContext) -> Clause:
+        if on_orders(rule, context.fields):
+            return orders_test(self, rule, context)
         if isinstance(rule, Condition):
             return self._field(rule, context).compare(rule.op, rule.value)
         if isinstance(rule, Not):
-            return not_(self.compile(rule.part, context))
-        parts = [self.compile(part, context) for part in rule.parts]
+            return not_(self._compile(rule.part, context))
+        parts = [self._compile(part, context)
+                 for part in _orders_together(rule, context.fields)]
         return and_(*parts) if isinstance(rule, And) else or_(*parts)
 
     def _field(self, condition: Condition, context: RuleContext) -> Any:
@@ -264,14 +109,14 @@ class SQLSegmentQuery(_TenantScoped):
             plugin = SQLFieldContext(c.c.id, c.c.tenant_id, args, context.as_of,
                                      context.currency, self._conn.dialect.name)
             dialect = self._conn.dialect.name if field.type is ValueType.TEXT else None
-            return _Scalar(field.sql(plugin), field.nullable, dialect)
+            return Scalar(field.sql(plugin), field.nullable, dialect)
         return _BUILTIN[field.name](self, args, context)
 
     # -- helpers the field builders share ---------------------------------------------
 
-    def text_value(self, expr: Any) -> _Scalar:
+    def text_value(self, expr: Any) -> Scalar:
         """A nullable text column or expression."""
-        return _Scalar(expr, nullable=True, text_dialect=self._conn.dialect.name)
+        return Scalar(expr, nullable=True, text_dialect=self._conn.dialect.name)
 
     def json_text(self, document: Any, key: str) -> Any:
         """The value under ``key`` of a JSON column when it is a JSON string, else NULL."""
@@ -287,10 +132,10 @@ class SQLSegmentQuery(_TenantScoped):
         extracted = func.json_extract(document, path)
         return case((func.json_type(extracted) == "STRING", func.json_unquote(extracted)))
 
-    def orders_where(self, args: dict[str, Any], context: RuleContext, *, money: bool,
+    def orders_where(self, args: dict[str, Any], context: RuleContext,
                      customer: Any = c.c.id) -> list[Clause]:
         """The conditions picking the counted orders of ``customer`` (by default the
-        customer the outer query is at)."""
+        customer the outer query is at), in the window and on the channel ``args`` give."""
         o = tables.orders
         conditions = [self._mine(o), o.c.customer_id == customer,
                       o.c.status != OrderStatus.CANCELLED.value,
@@ -298,8 +143,6 @@ class SQLSegmentQuery(_TenantScoped):
                                                                   context)]
         if "channel" in args:
             conditions.append(o.c.channel == args["channel"])
-        if money:
-            conditions.append(o.c.currency == context.currency)
         return conditions
 
     @staticmethod
@@ -308,7 +151,7 @@ class SQLSegmentQuery(_TenantScoped):
         days = args.get("within_days")
         if days is None:
             return []
-        bound = _days_back(context.as_of)(days)
+        bound = days_back(context.as_of)(days)
         if bound is ...:
             return []
         return [false()] if bound is None else [time >= bound]
@@ -323,7 +166,18 @@ class SQLSegmentQuery(_TenantScoped):
         return total / func.nullif(count, 0)
 
 
-# -- the built-in fields ------------------------------------------------------------------
+def _orders_together(rule: And | Or, fields: FieldRegistry) -> list[Rule]:
+    """The parts of ``rule``, those on order aggregates joined into one part of the same
+    kind (and/or) where the first of them stood, so that one subquery reads them all."""
+    on = [i for i, part in enumerate(rule.parts) if on_orders(part, fields)]
+    if len(on) < 2:
+        return list(rule.parts)
+    joined = type(rule)(tuple(rule.parts[i] for i in on))
+    return [joined if i == on[0] else part for i, part in enumerate(rule.parts)
+            if i == on[0] or i not in on]
+
+
+# -- the built-in fields (order aggregates: segment_orders) ------------------------------
 
 Builder = Callable[[SQLSegmentQuery, dict[str, Any], RuleContext], Any]
 
@@ -331,7 +185,7 @@ Builder = Callable[[SQLSegmentQuery, dict[str, Any], RuleContext], Any]
 def _column(name: str, kind: str = "scalar", nullable: bool = True) -> Builder:
     def build(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
         column = c.c[name]
-        return q.text_value(column) if kind == "text" else _Scalar(column, nullable)
+        return q.text_value(column) if kind == "text" else Scalar(column, nullable)
     return build
 
 
@@ -348,46 +202,13 @@ def _account(pick: Callable[[SQLSegmentQuery, Any, dict[str, Any]], Any]) -> Bui
     return build
 
 
-def _orders_count(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
-    count = select(func.count()).where(*q.orders_where(args, context, money=False))
-    return _Scalar(count.scalar_subquery(), nullable=False)
-
-
-def _net(o: Any) -> Any:
-    return o.c.total_minor - o.c.refunded_minor
-
-
-def _total_spent(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
-    o = tables.orders
-    total = select(func.coalesce(func.sum(_net(o)), 0)).where(
-        *q.orders_where(args, context, money=True))
-    return _Money(total.scalar_subquery(), CURRENCY_EXPONENTS[context.currency], False)
-
-
-def _average_value(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
-    o = tables.orders
-    average = select(q.integer_division(func.sum(_net(o)), func.count())).where(
-        *q.orders_where(args, context, money=True))
-    return _Money(average.scalar_subquery(), CURRENCY_EXPONENTS[context.currency], True)
-
-
-def _order_time(pick: Any, days: bool) -> Builder:
-    def build(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
-        o = tables.orders
-        moment = select(pick(o.c.placed_at)).where(
-            *q.orders_where({}, context, money=False)).scalar_subquery()
-        return _Descending(moment, _days_back(context.as_of)) if days \
-            else _Scalar(moment, nullable=True)
-    return build
-
-
 def _bought(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
     o, line = tables.orders, tables.order_lines
     product = (line.c.sku == args["sku"]) if "sku" in args else \
         (line.c.category == args["category"])
     found = exists().where(q._mine(line), line.c.order_id == o.c.order_id, product,
-                           *q.orders_where(args, context, money=False))
-    return _Flag(found)
+                           *q.orders_where(args, context))
+    return Flag(found)
 
 
 def _points(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
@@ -398,7 +219,7 @@ def _points(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> A
         or_(lot.c.expires_at.is_(None), lot.c.expires_at > context.as_of)).scalar_subquery()
     owed = select(func.coalesce(func.sum(tx.c.debt), 0)).where(
         q._mine(tx), tx.c.customer_id == c.c.id).scalar_subquery()
-    return _Scalar(case((held - owed > 0, held - owed), else_=0), nullable=False)
+    return Scalar(case((held - owed > 0, held - owed), else_=0), nullable=False)
 
 
 def _tier(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
@@ -414,19 +235,19 @@ def _interactions_count(q: SQLSegmentQuery, args: dict[str, Any], context: RuleC
     count = select(func.count()).where(
         q._mine(i), i.c.customer_id == c.c.id, i.c.occurred_at <= context.as_of,
         *q.window(i.c.occurred_at, args, context), *wanted)
-    return _Scalar(count.scalar_subquery(), nullable=False)
+    return Scalar(count.scalar_subquery(), nullable=False)
 
 
 def _cart_abandoned(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
     i, o = tables.interactions, tables.orders
     ordered_since = exists().where(
-        *q.orders_where({}, context, money=False, customer=i.c.customer_id),
+        *q.orders_where({}, context, customer=i.c.customer_id),
         o.c.placed_at >= i.c.occurred_at)
     carts = exists().where(q._mine(i), i.c.customer_id == c.c.id,
                            i.c.kind == InteractionKind.CART_ADD.value,
                            i.c.occurred_at <= context.as_of,
                            *q.window(i.c.occurred_at, args, context), not_(ordered_since))
-    return _Flag(carts)
+    return Flag(carts)
 
 
 def _cases(opened: bool) -> Builder:
@@ -440,13 +261,13 @@ def _cases(opened: bool) -> Builder:
                            *q.window(k.c.opened_at, args, context)]
         else:
             conditions.append(k.c.status.in_(sorted(s.value for s in ACTIVE)))
-        return _Scalar(select(func.count()).where(*conditions).scalar_subquery(), False)
+        return Scalar(select(func.count()).where(*conditions).scalar_subquery(), False)
     return build
 
 
 def _consent(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
     k = tables.consents
-    return _Flag(exists().where(q._mine(k), k.c.customer_id == c.c.id,
+    return Flag(exists().where(q._mine(k), k.c.customer_id == c.c.id,
                                 k.c.channel == args["channel"], k.c.granted.is_(True)))
 
 
@@ -456,22 +277,15 @@ _BUILTIN: dict[str, Builder] = {
         "prefecture", "city", "postal_code", "acquisition_channel", "account_id")},
     "birth_date": _column("birth_date"),
     "signed_up_at": _column("signed_up_at", nullable=False),
-    "birth_month": lambda q, args, context: _Scalar(extract("month", c.c.birth_date), True),
-    "age": lambda q, args, context: _Descending(c.c.birth_date,
-                                                _birthdays_back(context.as_of.date())),
-    "days_since_signup": lambda q, args, context: _Descending(c.c.signed_up_at,
-                                                              _days_back(context.as_of)),
+    "birth_month": lambda q, args, context: Scalar(extract("month", c.c.birth_date), True),
+    "age": lambda q, args, context: Descending(c.c.birth_date,
+                                                birthdays_back(context.as_of.date())),
+    "days_since_signup": lambda q, args, context: Descending(c.c.signed_up_at,
+                                                              days_back(context.as_of)),
     "attribute": _attribute,
     "account.name": _account(lambda q, a, args: a.c.name),
     "account.attribute": _account(lambda q, a, args: q.json_text(a.c.attributes,
                                                                  args["key"])),
-    "orders.count": _orders_count,
-    "orders.total_spent": _total_spent,
-    "orders.average_value": _average_value,
-    "orders.first_at": _order_time(func.min, days=False),
-    "orders.last_at": _order_time(func.max, days=False),
-    "days_since_first_order": _order_time(func.min, days=True),
-    "days_since_last_order": _order_time(func.max, days=True),
     "bought": _bought,
     "loyalty.points": _points,
     "loyalty.tier": _tier,
