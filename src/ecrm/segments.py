@@ -130,6 +130,7 @@ class SegmentService:
         :raises ValidationError: a bad name, description or rule, or unknown customers.
         """
         document = None if rule is None else to_document(self.rule(rule))
+        customer_ids = validation.names("customer_ids", customer_ids)
         if document is not None and customer_ids:
             raise ValidationError("customer_ids", "a dynamic segment's members come from "
                                                   "its rule")

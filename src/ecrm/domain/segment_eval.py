@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ecrm.domain.segment_fields import CUSTOMER_ROW_FIELDS, FieldRegistry
-from ecrm.domain.segment_rules import And, Condition, Not, Op, Or, Rule, conditions
+from ecrm.domain.segment_rules import And, Condition, Not, Op, Rule, conditions
 
 Facts = TypeVar("Facts")
 
@@ -66,26 +66,10 @@ def _check(op: Op, target: Any) -> Callable[[Any], bool]:
 Reader = Callable[[Condition], Callable[[Facts], Any]]
 
 
-def predicate(rule: Rule, reader: Reader[Facts]) -> Callable[[Facts], bool]:
-    """A function telling whether one customer's facts satisfy ``rule``. ``reader``
-    returns, for each condition, the function that reads its field's value."""
-    if isinstance(rule, Condition):
-        read, test = reader(rule), tester(rule.op, rule.value)
-        return lambda facts: test(read(facts))
-    if isinstance(rule, Not):
-        inner = predicate(rule.part, reader)
-        return lambda facts: not inner(facts)
-    parts = [predicate(part, reader) for part in rule.parts]
-    if isinstance(rule, And):
-        return lambda facts: all(part(facts) for part in parts)
-    assert isinstance(rule, Or)
-    return lambda facts: any(part(facts) for part in parts)
-
-
 def select(rule: Rule, items: list[Facts], reader: Reader[Facts]) -> list[Facts]:
     """The items (distinct objects: customers, their facts) that satisfy ``rule``, in their
-    order: what :func:`predicate` says of each, worked out a condition at a time over the
-    whole list, so a condition sees only the items its rule has not decided yet. An
+    order, worked out a condition at a time over the whole list, so a condition sees only
+    the items its rule has not decided yet. An
     *and* narrows the list part by part, an *or* hands each part what the earlier ones
     did not take, a *not* keeps what its part drops."""
     if isinstance(rule, Condition):

@@ -294,16 +294,11 @@ def _bind_args(field: SegmentField, args: dict[str, Any]) -> dict[str, Any]:
         if param.key and not _KEY.match(bound[param.name]):
             raise RuleError("rule", f"{where}: {value!r} may hold only letters, digits, "
                                     "'_' and '-' (at most 64)")
-    if param_name := _window_problem(bound):
-        raise RuleError("rule", f"{field.name}({param_name}) must be at least 0")
+    if bound.get("within_days", 0) < 0:
+        raise RuleError("rule", f"{field.name}(within_days) must be at least 0")
     if field.name == "bought" and ("sku" in bound) == ("category" in bound):
         raise RuleError("rule", "bought needs exactly one of sku or category")
     return bound
-
-
-def _window_problem(args: dict[str, Any]) -> str | None:
-    days = args.get("within_days")
-    return "within_days" if days is not None and days < 0 else None
 
 
 def _bind_value(field: SegmentField, condition: Condition) -> Any:

@@ -36,8 +36,6 @@ MAX_STRING = 500
 #: The longest rule text, in characters.
 MAX_TEXT = 20_000
 
-Scalar: TypeAlias = "str | int | Decimal | bool | datetime | date"
-Value: TypeAlias = "Scalar | tuple[Scalar, ...] | None"
 
 
 class RuleError(ValidationError):
