@@ -96,6 +96,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_case_repository(crm, one.id)
     exercise_consent(crm, one.id)
     exercise_segment_repository(crm, one.id)
+    exercise_analytics(crm, one.id)
     exercise_segment_service(crm, one.id)
 
 
@@ -323,3 +324,10 @@ def read_segments(segments: Any, customer_id: str, segment_id: str) -> None:
     segments.history(segment_id)
     segments.history(segment_id, customer_id=customer_id, since=WHEN, limit=5)
     segments.history_of(customer_id)
+
+
+def exercise_analytics(crm: CRM, customer_id: str) -> None:
+    """Every analysis once, over whatever the workload recorded."""
+    fresh = [crm.customers.create(name=f"AB{i}").id for i in range(3)]
+    crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
+                          start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))

@@ -48,6 +48,7 @@ class CRM:
                  loyalty: LoyaltyProgram | None = None,
                  support: SupportPolicy | None = None) -> None:
         from ecrm.accounts import AccountService
+        from ecrm.analytics import Analytics
         from ecrm.cases import CaseService
         from ecrm.consent import ConsentService
         from ecrm.coupons import CouponService
@@ -81,6 +82,7 @@ class CRM:
         self.consent = ConsentService(self)
         self.inbound = InboundService(self)
         self.segments = SegmentService(self)
+        self.analytics = Analytics(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

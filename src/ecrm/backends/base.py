@@ -19,7 +19,7 @@ from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
-from ecrm.domain.orders import CustomerOrderSummary, Order, Refund
+from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.referrals import Referral
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
@@ -526,6 +526,19 @@ class SegmentQuery(Protocol):
         """How many customers ``rule`` selects."""
 
 
+class AnalyticsQueries(Protocol):
+    """The aggregates analytics read, worked out where the data is: GROUP BY and window
+    functions on SQL backends, plain loops on memory. Every backend gives the same
+    answers (the differential tests hold them to it). Orders count when they are not
+    cancelled; amounts are net of refunds, as ``CustomerOrderSummary`` has them."""
+
+    def order_totals(self, customer_ids: Collection[str], start: datetime, end: datetime,
+                     currency: str) -> dict[str, CustomerTotals]:
+        """For each of ``customer_ids`` with orders in ``currency`` placed in
+        ``[start, end)``: their number and net amount. Customers without any are left
+        out."""
+
+
 class UnitOfWork(Protocol):
     """One transaction for one tenant. Leaving the ``with`` block normally commits;
     an exception rolls everything back."""
@@ -585,6 +598,10 @@ class UnitOfWork(Protocol):
 
     def segment_query(self) -> SegmentQuery:
         """Segment rules over the tenant's customers."""
+
+    @property
+    def analytics(self) -> AnalyticsQueries:
+        """The aggregates behind ``crm.analytics``."""
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Move everything attached to ``duplicate_id`` over to ``survivor_id``."""

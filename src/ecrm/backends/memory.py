@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
+from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
@@ -224,6 +225,7 @@ class MemoryUnitOfWork:
         self.consents = MemoryConsentRepository(data)
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
+        self.analytics = MemoryAnalyticsQueries(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -6,7 +6,7 @@ exact on every database and cheap to sum.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from ecrm.errors import ValidationError
 
@@ -82,3 +82,14 @@ def from_minor(minor: int, currency: str) -> Decimal:
 def quantize(amount: Decimal, currency: str) -> Decimal:
     """``amount`` written with exactly the currency's number of decimal places."""
     return from_minor(to_minor("amount", amount, currency), currency)
+
+
+def average(amount: Decimal, count: int, currency: str) -> Decimal:
+    """``amount / count`` rounded half to even to two places below the currency's minor
+    unit, the precision ecrm reports averages with (1234.57 JPY, 12.3457 USD).
+
+    >>> average(Decimal(1000), 3, "JPY")
+    Decimal('333.33')
+    """
+    places = Decimal(1).scaleb(-(CURRENCY_EXPONENTS[currency] + 2))
+    return (amount / count).quantize(places, rounding=ROUND_HALF_EVEN)

@@ -89,6 +89,16 @@ class CustomerOrderSummary:
     last_order_at: datetime | None
 
 
+@attrs.frozen
+class CustomerTotals:
+    """One customer's orders over a period, in one currency, cancelled ones left out:
+    how many, and their net amount (``revenue``, refunds deducted)."""
+
+    customer_id: str
+    orders: int
+    revenue: Decimal
+
+
 def build_order(*, order_id: object, customer_id: str, placed_at: object, lines: object,
                 channel: object, currency: object, now: datetime) -> Order:
     """Validate the parts of an order and build it, lines normalised to the currency."""

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
+from ecrm.backends.sql.analytics import SQLAnalyticsQueries
 from ecrm.backends.sql.cases import SQLCaseRepository
 from ecrm.backends.sql.consent import SQLConsentRepository
 from ecrm.backends.sql.coupons import SQLCouponRepository
@@ -140,6 +141,7 @@ class SQLUnitOfWork:
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self.segments = SQLSegmentRepository(conn, tenant, direct=direct)
+        self.analytics = SQLAnalyticsQueries(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
