@@ -333,6 +333,8 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
     year = {"start": WHEN - timedelta(days=365), "end": WHEN + timedelta(days=365)}
     crm.analytics.cart_abandonment(**year, period="month", tz="Asia/Tokyo")
+    crm.transact(lambda uow: uow.analytics.cart_events(year["start"], year["end"], WHEN),
+                 read_only=True)
     crm.analytics.journeys(**year, kinds=["cart_add", "page_view"])
     crm.analytics.funnel(["email_opened", {"kind": "cart_add", "channel": "web", "sku": "S"},
                           {"kind": "order", "channel": "web", "sku": "S"}],

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
 from ecrm.domain import validation as check
 from ecrm.domain.journeys import (
     BuyerJourney,
-    CartSession,
     CartStatus,
     FunnelStep,
     Period,
-    bucket,
-    cart_sessions,
     funnel_steps,
     kinds_of,
     period_of,
@@ -51,11 +48,11 @@ class CartFigures:
     abandonment_rate: float | None
 
 
-def _figures(sessions: Iterable[CartSession]) -> CartFigures:
-    counts = Counter(s.status for s in sessions)
+def _figures(counts: Counter[CartStatus]) -> CartFigures:
     converted, abandoned = counts[CartStatus.CONVERTED], counts[CartStatus.ABANDONED]
     decided = converted + abandoned
-    return CartFigures(sum(counts.values()), converted, abandoned, counts[CartStatus.OPEN],
+    return CartFigures(converted + abandoned + counts[CartStatus.OPEN], converted,
+                       abandoned, counts[CartStatus.OPEN],
                        abandoned / decided if decided else None)
 
 
@@ -221,14 +218,22 @@ class JourneyAnalysis:
         if not isinstance(conversion_window, timedelta) or conversion_window <= timedelta(0):
             raise ValidationError("conversion_window", "must be a positive timedelta")
         periods = [] if which is None else period_starts(start, end, which, zone_info)
-        events = self._crm.transact(
-            lambda uow: uow.analytics.cart_events(start, end, as_of), read_only=True)
-        sessions = [s for s in cart_sessions(events, conversion_window, as_of)
-                    if start <= s.started_at < end]
+        starts = [moment for _, moment in periods]
+        counts = self._crm.transact(lambda uow: uow.analytics.cart_counts(
+            start, end, as_of, conversion_window, starts), read_only=True)
         return CartAbandonmentReport(
             start, end, as_of, conversion_window, None if which is None else which.value,
-            tz, _figures(sessions), _by_period(sessions, periods),
-            _by_product(sessions), _by_channel(sessions))
+            tz, _figures(_total(counts.by_period_channel)),
+            PeriodCartTable(PeriodCartRow(day, *attrs.astuple(_figures(part)))
+                            for day, part in zip(
+                                (day for day, _ in periods),
+                                _split(counts.by_period_channel, lambda key: key[0],
+                                       range(len(periods))), strict=True)),
+            ProductCartTable(ProductCartRow(sku, *attrs.astuple(_figures(part)))
+                             for sku, part in _grouped(counts.by_sku, lambda key: key[0])),
+            ChannelCartTable(ChannelCartRow(channel, *attrs.astuple(_figures(part)))
+                             for channel, part in _grouped(counts.by_period_channel,
+                                                           lambda key: key[1])))
 
     def journeys(self, *, start: datetime | None = None, end: datetime | None = None,
                  kinds: Collection[str] | None = None, max_length: int = 5,
@@ -290,33 +295,33 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _by_period(sessions: list[CartSession], periods: list[tuple[date, datetime]]
-               ) -> PeriodCartTable:
-    starts = [moment for _, moment in periods]
-    grouped: dict[int, list[CartSession]] = {n: [] for n in range(len(periods))}
-    if periods:
-        for session in sessions:
-            grouped[bucket(session.started_at, starts)].append(session)
-    return PeriodCartTable(PeriodCartRow(periods[n][0], *attrs.astuple(_figures(found)))
-                           for n, found in grouped.items())
+Key = TypeVar("Key")
 
 
-def _by_product(sessions: list[CartSession]) -> ProductCartTable:
-    grouped: dict[str | None, list[CartSession]] = {}
-    for session in sessions:
-        for sku in session.skus:
-            grouped.setdefault(sku, []).append(session)
-    order = sorted(grouped, key=lambda sku: (sku is None, sku or ""))
-    return ProductCartTable(ProductCartRow(sku, *attrs.astuple(_figures(grouped[sku])))
-                            for sku in order)
+def _total(counts: Mapping[Any, int]) -> Counter[CartStatus]:
+    """The counts of ``counts`` (keys ending in a status) added up by status."""
+    found: Counter[CartStatus] = Counter()
+    for key, count in counts.items():
+        found[key[-1]] += count
+    return found
 
 
-def _by_channel(sessions: list[CartSession]) -> ChannelCartTable:
-    grouped: dict[str, list[CartSession]] = {}
-    for session in sessions:
-        grouped.setdefault(session.channel, []).append(session)
-    return ChannelCartTable(ChannelCartRow(channel, *attrs.astuple(_figures(grouped[channel])))
-                            for channel in sorted(grouped))
+def _split(counts: Mapping[Any, int], part: Callable[[Any], Key], parts: Iterable[Key]
+           ) -> list[Counter[CartStatus]]:
+    """For each of ``parts`` in order, the counts whose key it is part of, by status."""
+    found: dict[Key, Counter[CartStatus]] = {name: Counter() for name in parts}
+    for key, count in counts.items():
+        if part(key) in found:
+            found[part(key)][key[-1]] += count
+    return list(found.values())
+
+
+def _grouped(counts: Mapping[Any, int], part: Callable[[Any], Any]
+             ) -> list[tuple[Any, Counter[CartStatus]]]:
+    """The counts by status of each value ``part`` takes, values sorted (None last)."""
+    names = sorted({part(key) for key in counts}, key=lambda name: (name is None,
+                                                                     name or ""))
+    return list(zip(names, _split(counts, part, names), strict=True))
 
 
 def _paths(journeys: list[BuyerJourney], top: int) -> list[JourneyRow]:

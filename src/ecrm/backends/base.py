@@ -18,7 +18,7 @@ from ecrm.domain.consent import Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
-from ecrm.domain.journeys import BuyerJourney, CartEvent, FunnelStep
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.referrals import Referral
@@ -543,6 +543,12 @@ class AnalyticsQueries(Protocol):
                     ) -> list[CartEvent]:
         """The ``cart_add`` interactions and counted orders at or before ``as_of`` of the
         customers with a cart add in ``[start, end)`` at or before ``as_of``."""
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        """The carts (:func:`ecrm.domain.journeys.cart_sessions` of those events, with
+        conversion ``window``) started in ``[start, end)``, counted as
+        :func:`ecrm.domain.journeys.count_carts` counts them over the periods ``starts``."""
 
     def journey_touches(self, start: datetime | None, end: datetime | None,
                         kinds: Collection[str] | None, max_length: int

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ecrm.backends import memory_analytics_carts as carts
-from ecrm.domain.journeys import BuyerJourney, CartEvent, FunnelStep
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
 if TYPE_CHECKING:
@@ -39,6 +39,10 @@ class MemoryAnalyticsQueries:
     def cart_events(self, start: datetime, end: datetime, as_of: datetime
                     ) -> list[CartEvent]:
         return carts.cart_events(self._data, start, end, as_of)
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        return carts.cart_counts(self._data, start, end, as_of, window, starts)
 
     def journey_touches(self, start: datetime | None, end: datetime | None,
                         kinds: Collection[str] | None, max_length: int

@@ -11,11 +11,14 @@ from ecrm.domain.journeys import (
     CART_ADD,
     ORDER_STEP,
     BuyerJourney,
+    CartCounts,
     CartEvent,
     FunnelEvent,
     FunnelStep,
     Touch,
+    cart_sessions,
     collapsed,
+    count_carts,
     funnel_reach,
 )
 from ecrm.domain.orders import Order, OrderStatus
@@ -38,6 +41,12 @@ def cart_events(data: _TenantData, start: datetime, end: datetime, as_of: dateti
     events += [CartEvent(o.customer_id, o.placed_at, True) for o in _counted(data)
                if o.customer_id in carting and o.placed_at <= as_of]
     return events
+
+
+def cart_counts(data: _TenantData, start: datetime, end: datetime, as_of: datetime,
+                window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+    sessions = cart_sessions(cart_events(data, start, end, as_of), window, as_of)
+    return count_carts([s for s in sessions if start <= s.started_at < end], starts)
 
 
 def journey_touches(data: _TenantData, start: datetime | None, end: datetime | None,

@@ -110,6 +110,30 @@ def _sessions_of(events: list[CartEvent], window: timedelta, as_of: datetime
     return found
 
 
+@attrs.frozen
+class CartCounts:
+    """How many carts, by (period index, channel of the first add, status) and by (SKU
+    added, status): what a cart report is made of."""
+
+    by_period_channel: Mapping[tuple[int, str, CartStatus], int]
+    by_sku: Mapping[tuple[str | None, CartStatus], int]
+
+
+def count_carts(sessions: Iterable[CartSession], starts: Sequence[datetime]
+                ) -> CartCounts:
+    """``sessions`` counted as :class:`CartCounts`; the period index is that of
+    :func:`bucket` in ``starts`` (0 for every cart without periods)."""
+    by_period: dict[tuple[int, str, CartStatus], int] = {}
+    by_sku: dict[tuple[str | None, CartStatus], int] = {}
+    for session in sessions:
+        index = bucket(session.started_at, starts) if starts else 0
+        key = (index, session.channel, session.status)
+        by_period[key] = by_period.get(key, 0) + 1
+        for sku in session.skus:
+            by_sku[(sku, session.status)] = by_sku.get((sku, session.status), 0) + 1
+    return CartCounts(by_period, by_sku)
+
+
 # -- periods ------------------------------------------------------------------------------
 
 class Period(enum.StrEnum):

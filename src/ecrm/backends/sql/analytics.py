@@ -12,7 +12,7 @@ from ecrm.backends.sql import tables
 from ecrm.backends.sql.analytics_carts import SQLCartQueries
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
 from ecrm.batching import chunks
-from ecrm.domain.journeys import BuyerJourney, CartEvent, FunnelStep
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
@@ -44,6 +44,10 @@ class SQLAnalyticsQueries(_TenantScoped):
     def cart_events(self, start: datetime, end: datetime, as_of: datetime
                     ) -> list[CartEvent]:
         return self._carts().cart_events(start, end, as_of)
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        return self._carts().cart_counts(start, end, as_of, window, starts)
 
     def journey_touches(self, start: datetime | None, end: datetime | None,
                         kinds: Collection[str] | None, max_length: int

@@ -1,8 +1,12 @@
 """Cart, journey and funnel reads in SQL.
 
-- Carts: the filtering is pushed down (the tenant's ``cart_add`` interactions and counted
-  orders up to the as-of time, of the customers with a cart add in the window, ordered);
-  :func:`ecrm.domain.journeys.cart_sessions` cuts them into sessions.
+- Carts: all in SQL. ``LAG`` gives each cart add the add before it; an add starts a cart
+  when there is none, when it comes more than the conversion window later, or when a
+  counted order came in between (``EXISTS``); a running ``SUM`` of those starts numbers
+  the carts; ``GROUP BY`` cart gives each its first and last add, and an ``EXISTS`` on
+  the orders its status; the carts started in the window are counted by period (a
+  ``CASE`` over the periods' bound start times, split in halves), channel and status,
+  and by SKU and status. ``cart_events`` (the plain events) serves tests and tools.
 - Journeys: one ordered SELECT keeps, per first-time buyer, the touches before the first
   order with consecutive repeats dropped (``LAG``) and only the last ``max_length`` of
   them (``ROW_NUMBER``); the service counts the paths.
@@ -21,10 +25,13 @@ from sqlalchemy import (
     Integer,
     Interval,
     bindparam,
+    case,
     cast,
     exists,
     func,
+    literal,
     literal_column,
+    not_,
     or_,
     select,
 )
@@ -32,10 +39,13 @@ from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import _TenantScoped
+from ecrm.backends.sql.types import UTCDateTime
 from ecrm.domain.journeys import (
     CART_ADD,
     BuyerJourney,
+    CartCounts,
     CartEvent,
+    CartStatus,
     FunnelStep,
     Touch,
 )
@@ -63,6 +73,19 @@ def _sqlite_micros(stored: Any) -> Any:
     return seconds * 1_000_000 + cast(func.substr(stored, 21, 6), Integer)
 
 
+def _period_index(moment: Any, starts: list[datetime], low: int = 0,
+                  high: int | None = None) -> Any:
+    """The index of the period of ``starts`` (ascending, the first at or before every
+    ``moment``) that ``moment`` falls in: a CASE that halves the periods at each level."""
+    high = len(starts) if high is None else high
+    if high - low == 1:
+        return literal(low)
+    middle = (low + high) // 2
+    bound = bindparam(None, starts[middle], type_=UTCDateTime())
+    return case((moment < bound, _period_index(moment, starts, low, middle)),
+                else_=_period_index(moment, starts, middle, high))
+
+
 class SQLCartQueries(_TenantScoped):
     """The reads behind cart abandonment, journeys and funnels."""
 
@@ -84,6 +107,75 @@ class SQLCartQueries(_TenantScoped):
                   for cid, at, channel, sku in self._conn.execute(adds)]
         events += [CartEvent(cid, at, True) for cid, at in self._conn.execute(orders)]
         return events
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        carts = self._carts(start, end, as_of, window)
+        started = carts.c.started_at
+        index = _period_index(started, list(starts)) if starts else literal(0)
+        dated = select(carts.c.channel, carts.c.status,
+                       index.label("period")).where(started >= start,
+                                                    started < end).subquery()
+        grouped = select(dated.c.period, dated.c.channel, dated.c.status, func.count()
+                         ).group_by(dated.c.period, dated.c.channel, dated.c.status)
+        by_period = {(int(n), channel, CartStatus(status)): int(count)
+                     for n, channel, status, count in self._conn.execute(grouped)}
+        added = self._numbered_adds(start, end, as_of, window)
+        skus = select(added.c.sku, carts.c.status, added.c.customer_id, added.c.cart).join(
+            carts, (carts.c.customer_id == added.c.customer_id)
+            & (carts.c.cart == added.c.cart)).where(started >= start,
+                                                     started < end).distinct().subquery()
+        per_sku = select(skus.c.sku, skus.c.status, func.count()).group_by(
+            skus.c.sku, skus.c.status)
+        by_sku = {(sku, CartStatus(status)): int(count)
+                  for sku, status, count in self._conn.execute(per_sku)}
+        return CartCounts(by_period, by_sku)
+
+    def _numbered_adds(self, start: datetime, end: datetime, as_of: datetime,
+                       window: timedelta) -> Any:
+        """The cart adds up to ``as_of`` of the customers with one in the window, each
+        with the number of its cart (``cart``) and whether it started it (``first``)."""
+        dialect = self._conn.dialect.name
+        carting = select(i.c.customer_id).where(
+            self._mine(i), i.c.kind == CART_ADD, i.c.occurred_at >= start,
+            i.c.occurred_at < end, i.c.occurred_at <= as_of).distinct()
+        order = (i.c.occurred_at, i.c.id)
+        adds = select(i.c.customer_id, i.c.occurred_at.label("at"), i.c.id, i.c.channel,
+                      i.c.sku, func.lag(i.c.occurred_at).over(
+                          partition_by=i.c.customer_id, order_by=order).label("prev")
+                      ).where(self._mine(i), i.c.kind == CART_ADD, i.c.occurred_at <= as_of,
+                              i.c.customer_id.in_(carting)).subquery()
+        a = adds.c
+        between = exists().where(*self._counted(), o.c.customer_id == a.customer_id,
+                                 o.c.placed_at >= a.prev, o.c.placed_at < a.at)
+        first = case((or_(a.prev.is_(None), not_(not_after(dialect, a.at, a.prev, window)),
+                          between), 1), else_=0)
+        flagged = select(*a, first.label("first")).subquery()
+        f = flagged.c
+        return select(*f, func.sum(f.first).over(
+            partition_by=f.customer_id, order_by=(f.at, f.id),
+            rows=(None, 0)).label("cart")).subquery()
+
+    def _carts(self, start: datetime, end: datetime, as_of: datetime,
+               window: timedelta) -> Any:
+        """One row per cart: customer, number, first add, channel and status."""
+        dialect = self._conn.dialect.name
+        added = self._numbered_adds(start, end, as_of, window)
+        n = added.c
+        grouped = select(
+            n.customer_id, n.cart, func.min(n.at).label("started_at"),
+            func.max(n.at).label("last_at"),
+            func.max(case((n.first == 1, n.channel))).label("channel"),
+        ).group_by(n.customer_id, n.cart).subquery()
+        g = grouped.c
+        converted = exists().where(*self._counted(), o.c.customer_id == g.customer_id,
+                                   o.c.placed_at >= g.last_at, o.c.placed_at <= as_of,
+                                   not_after(dialect, o.c.placed_at, g.last_at, window))
+        status = case((converted, CartStatus.CONVERTED.value),
+                      (g.last_at <= bindparam(None, as_of - window, type_=UTCDateTime()),
+                       CartStatus.ABANDONED.value), else_=CartStatus.OPEN.value)
+        return select(g.customer_id, g.cart, g.started_at, g.channel,
+                      status.label("status")).subquery()
 
     def journey_touches(self, start: datetime | None, end: datetime | None,
                         kinds: Collection[str] | None, max_length: int

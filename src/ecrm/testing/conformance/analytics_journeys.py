@@ -32,7 +32,7 @@ def _touch(crm: CRM, customer_id: str, kind: str, at: datetime, channel: str = "
 
 def cart_shop(crm: CRM) -> dict[str, str]:
     """Six customers' carts around ``T0`` (a 24-hour window), see the test."""
-    ids = {name: crm.customers.create(name=name).id for name in "abcdefg"}
+    ids = {name: crm.customers.create(name=name).id for name in "abcdefgh"}
     # a: add, add 2h later, order 20h after the last add: one converted cart (TEA, COFFEE).
     _touch(crm, ids["a"], "cart_add", T0 + H, sku="TEA")
     _touch(crm, ids["a"], "cart_add", T0 + 3 * H, sku="COFFEE")
@@ -59,6 +59,11 @@ def cart_shop(crm: CRM) -> dict[str, str]:
     # g: an add whose cart began before the window (joined within 24h): not started in it.
     _touch(crm, ids["g"], "cart_add", T0 - 10 * H, sku="TEA")
     _touch(crm, ids["g"], "cart_add", T0 + 5 * H, sku="TEA")
+    # h: an add, then another add and an order at the same instant: the second add joins
+    # the cart (the order comes after it), and the order converts it: one cart.
+    _touch(crm, ids["h"], "cart_add", T0 + 7 * D, sku="TEA")
+    _touch(crm, ids["h"], "cart_add", T0 + 7 * D + 2 * H, sku="MUG")
+    _order(crm, "h1", ids["h"], T0 + 7 * D + 2 * H)
     return ids
 
 
@@ -72,20 +77,21 @@ class JourneyAnalyticsContract(ContractBase):
         report = crm.analytics.cart_abandonment(start=T0, end=T0 + 10 * D, period="week",
                                                 as_of=as_of)
         # carts: a converted; b abandoned; c abandoned + converted; d two abandoned;
-        # e open; f abandoned (cancelled orders do not count); g started before T0.
+        # e open; f abandoned (cancelled orders do not count); g started before T0;
+        # h converted.
         overall = report.overall
         assert (overall.started, overall.converted, overall.abandoned, overall.open) \
-            == (8, 2, 5, 1)
-        assert overall.abandonment_rate == 5 / 7
+            == (9, 3, 5, 1)
+        assert overall.abandonment_rate == 5 / 8
         # 2026-05-01 is a Friday: weeks from Monday 27 April (a, b, c's first, d's
-        # first) and 4 May (d's second at 06:00 on 4 May, c's second, f, e).
+        # first) and 4 May (d's second at 06:00 on 4 May, c's second, f, e, h).
         assert [(r.period, r.started, r.converted, r.abandoned, r.open)
                 for r in report.by_period] == [
-            (date(2026, 4, 27), 4, 1, 3, 0), (date(2026, 5, 4), 4, 1, 2, 1)]
+            (date(2026, 4, 27), 4, 1, 3, 0), (date(2026, 5, 4), 5, 2, 2, 1)]
         assert [(r.sku, r.started, r.converted, r.abandoned) for r in report.by_product] \
-            == [("COFFEE", 1, 1, 0), ("MUG", 1, 1, 0), ("TEA", 5, 1, 3), (None, 2, 0, 2)]
+            == [("COFFEE", 1, 1, 0), ("MUG", 2, 2, 0), ("TEA", 6, 2, 3), (None, 2, 0, 2)]
         assert [(r.channel, r.started, r.abandoned, r.abandonment_rate)
-                for r in report.by_channel] == [("app", 3, 3, 1.0), ("web", 5, 2, 0.5)]
+                for r in report.by_channel] == [("app", 3, 3, 1.0), ("web", 6, 2, 0.4)]
 
     def test_cart_abandonment_periods_follow_the_time_zone(self, crm: CRM) -> None:
         customer = crm.customers.create(name="tz").id
@@ -109,7 +115,7 @@ class JourneyAnalyticsContract(ContractBase):
         events = crm.transact(lambda uow: uow.analytics.cart_events(
             T0 - 30 * D, as_of, as_of), read_only=True)
         sessions = cart_sessions(events, D, as_of)
-        assert len(sessions) == 10
+        assert len(sessions) == 11
         rule = F("cart.abandoned") == True  # noqa: E712
         for session in sessions:
             when = as_of if session.status is CartStatus.OPEN else session.last_add_at + D
@@ -117,7 +123,7 @@ class JourneyAnalyticsContract(ContractBase):
             assert (session.customer_id in members) == (
                 session.status is not CartStatus.CONVERTED), session
         report = crm.analytics.cart_abandonment(start=T0 - 30 * D, end=as_of, as_of=as_of)
-        assert (report.converted, report.abandoned, report.open) == (2, 7, 1)
+        assert (report.converted, report.abandoned, report.open) == (3, 7, 1)
 
     def test_cart_abandonment_of_an_empty_shop_and_bad_input(self, crm: CRM) -> None:
         empty = crm.analytics.cart_abandonment(start=T0, end=T0 + 2 * D, period="day",
