@@ -159,7 +159,7 @@ def period_of(value: object) -> Period | None:
     if value is None:
         return None
     try:
-        return Period(value)
+        return Period(value if isinstance(value, str) else repr(value))
     except ValueError:
         raise ValidationError("period", f"{value!r} is not one of day, week, month") from None
 
