@@ -3,10 +3,11 @@
 - Carts: all in SQL. ``LAG`` gives each cart add the add before it; an add starts a cart
   when there is none, when it comes more than the conversion window later, or when a
   counted order came in between (``EXISTS``); a running ``SUM`` of those starts numbers
-  the carts; ``GROUP BY`` cart gives each its first and last add, and an ``EXISTS`` on
-  the orders its status; the carts started in the window are counted by period (a
-  ``CASE`` over the periods' bound start times, split in halves), channel and status,
-  and by SKU and status. ``cart_events`` (the plain events) serves tests and tools.
+  the carts; window functions over each cart give every add its cart's first and last
+  add and first channel, and an ``EXISTS`` on the orders the cart's status; one
+  ``GROUP BY`` counts the carts started in the window by period (a ``CASE`` over the
+  periods' bound start times, split in halves), channel, SKU and status (each cart once,
+  and each of its SKUs once). ``cart_events`` (the plain events) serves tests and tools.
 - Journeys: one ordered SELECT keeps, per first-time buyer, the touches before the first
   order with consecutive repeats dropped (``LAG``) and only the last ``max_length`` of
   them (``ROW_NUMBER``); the service counts the paths.
@@ -110,25 +111,44 @@ class SQLCartQueries(_TenantScoped):
 
     def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
                     window: timedelta, starts: Sequence[datetime]) -> CartCounts:
-        carts = self._carts(start, end, as_of, window)
-        started = carts.c.started_at
-        index = _period_index(started, list(starts)) if starts else literal(0)
-        dated = select(carts.c.channel, carts.c.status,
-                       index.label("period")).where(started >= start,
-                                                    started < end).subquery()
-        grouped = select(dated.c.period, dated.c.channel, dated.c.status, func.count()
-                         ).group_by(dated.c.period, dated.c.channel, dated.c.status)
-        by_period = {(int(n), channel, CartStatus(status)): int(count)
-                     for n, channel, status, count in self._conn.execute(grouped)}
-        added = self._numbered_adds(start, end, as_of, window)
-        skus = select(added.c.sku, carts.c.status, added.c.customer_id, added.c.cart).join(
-            carts, (carts.c.customer_id == added.c.customer_id)
-            & (carts.c.cart == added.c.cart)).where(started >= start,
-                                                     started < end).distinct().subquery()
-        per_sku = select(skus.c.sku, skus.c.status, func.count()).group_by(
-            skus.c.sku, skus.c.status)
-        by_sku = {(sku, CartStatus(status)): int(count)
-                  for sku, status, count in self._conn.execute(per_sku)}
+        dialect = self._conn.dialect.name
+        n = self._numbered_adds(start, end, as_of, window).c
+        cart = (n.customer_id, n.cart)
+        spans = select(
+            n.customer_id, n.sku, n.first,
+            func.min(n.at).over(partition_by=cart).label("started_at"),
+            func.max(n.at).over(partition_by=cart).label("last_at"),
+            func.max(case((n.first == 1, n.channel))).over(partition_by=cart)
+            .label("channel"),
+            func.row_number().over(partition_by=(*cart, n.sku), order_by=(n.at, n.id))
+            .label("sku_first"),
+        ).subquery()
+        c = spans.c
+        converted = exists().where(*self._counted(), o.c.customer_id == c.customer_id,
+                                   o.c.placed_at >= c.last_at, o.c.placed_at <= as_of,
+                                   not_after(dialect, o.c.placed_at, c.last_at, window))
+        status = case((converted, CartStatus.CONVERTED.value),
+                      (c.last_at <= bindparam(None, as_of - window, type_=UTCDateTime()),
+                       CartStatus.ABANDONED.value), else_=CartStatus.OPEN.value)
+        period = _period_index(c.started_at, list(starts)) if starts else literal(0)
+        counted = select(
+            period.label("period"), c.channel, c.sku, status.label("status"), c.first,
+            case((c.sku_first == 1, 1), else_=0).label("sku_first"),
+        ).where(c.started_at >= start, c.started_at < end,
+                or_(c.first == 1, c.sku_first == 1)).subquery()
+        k = counted.c
+        grouped = select(k.period, k.channel, k.sku, k.status, func.sum(k.first),
+                         func.sum(k.sku_first)).group_by(k.period, k.channel, k.sku,
+                                                         k.status)
+        by_period: dict[tuple[int, str, CartStatus], int] = {}
+        by_sku: dict[tuple[str | None, CartStatus], int] = {}
+        for index, channel, sku, status, carts, with_sku in self._conn.execute(grouped):
+            state = CartStatus(status)
+            if carts:
+                key = (int(index), channel, state)
+                by_period[key] = by_period.get(key, 0) + int(carts)
+            if with_sku:
+                by_sku[(sku, state)] = by_sku.get((sku, state), 0) + int(with_sku)
         return CartCounts(by_period, by_sku)
 
     def _numbered_adds(self, start: datetime, end: datetime, as_of: datetime,
@@ -155,27 +175,6 @@ class SQLCartQueries(_TenantScoped):
         return select(*f, func.sum(f.first).over(
             partition_by=f.customer_id, order_by=(f.at, f.id),
             rows=(None, 0)).label("cart")).subquery()
-
-    def _carts(self, start: datetime, end: datetime, as_of: datetime,
-               window: timedelta) -> Any:
-        """One row per cart: customer, number, first add, channel and status."""
-        dialect = self._conn.dialect.name
-        added = self._numbered_adds(start, end, as_of, window)
-        n = added.c
-        grouped = select(
-            n.customer_id, n.cart, func.min(n.at).label("started_at"),
-            func.max(n.at).label("last_at"),
-            func.max(case((n.first == 1, n.channel))).label("channel"),
-        ).group_by(n.customer_id, n.cart).subquery()
-        g = grouped.c
-        converted = exists().where(*self._counted(), o.c.customer_id == g.customer_id,
-                                   o.c.placed_at >= g.last_at, o.c.placed_at <= as_of,
-                                   not_after(dialect, o.c.placed_at, g.last_at, window))
-        status = case((converted, CartStatus.CONVERTED.value),
-                      (g.last_at <= bindparam(None, as_of - window, type_=UTCDateTime()),
-                       CartStatus.ABANDONED.value), else_=CartStatus.OPEN.value)
-        return select(g.customer_id, g.cart, g.started_at, g.channel,
-                      status.label("status")).subquery()
 
     def journey_touches(self, start: datetime | None, end: datetime | None,
                         kinds: Collection[str] | None, max_length: int
