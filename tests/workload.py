@@ -331,3 +331,11 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     fresh = [crm.customers.create(name=f"AB{i}").id for i in range(3)]
     crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
+    year = {"start": WHEN - timedelta(days=365), "end": WHEN + timedelta(days=365)}
+    crm.analytics.cart_abandonment(**year, period="month", tz="Asia/Tokyo")
+    crm.transact(lambda uow: uow.analytics.cart_events(year["start"], year["end"], WHEN),
+                 read_only=True)
+    crm.analytics.journeys(**year, kinds=["cart_add", "page_view"])
+    crm.analytics.funnel(["email_opened", {"kind": "cart_add", "channel": "web", "sku": "S"},
+                          {"kind": "order", "channel": "web", "sku": "S"}],
+                         **year, within=timedelta(days=30))

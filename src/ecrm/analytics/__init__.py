@@ -7,6 +7,14 @@ own, installed with the ``predict`` extra.
 """
 
 from ecrm.analytics.experiments import ABTestReport, VariantRow
+from ecrm.analytics.journeys import (
+    CartAbandonmentReport,
+    CartFigures,
+    FunnelRow,
+    FunnelTable,
+    JourneyRow,
+    JourneyTable,
+)
 from ecrm.analytics.service import Analytics
 from ecrm.domain.ab_tests import (
     MeanTest,
@@ -16,11 +24,19 @@ from ecrm.domain.ab_tests import (
     two_proportion_test,
     welch_t_test,
 )
+from ecrm.domain.journeys import FunnelStep
 from ecrm.domain.results import ResultTable
 
 __all__ = [
     "ABTestReport",
     "Analytics",
+    "CartAbandonmentReport",
+    "CartFigures",
+    "FunnelRow",
+    "FunnelStep",
+    "FunnelTable",
+    "JourneyRow",
+    "JourneyTable",
     "MeanTest",
     "ProportionTest",
     "ResultTable",

@@ -8,9 +8,9 @@ conformance suite (:mod:`ecrm.testing`).
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
@@ -18,6 +18,7 @@ from ecrm.domain.consent import Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.referrals import Referral
@@ -537,6 +538,29 @@ class AnalyticsQueries(Protocol):
         """For each of ``customer_ids`` with orders in ``currency`` placed in
         ``[start, end)``: their number and net amount. Customers without any are left
         out."""
+
+    def cart_events(self, start: datetime, end: datetime, as_of: datetime
+                    ) -> list[CartEvent]:
+        """The ``cart_add`` interactions and counted orders at or before ``as_of`` of the
+        customers with a cart add in ``[start, end)`` at or before ``as_of``."""
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        """The carts (:func:`ecrm.domain.journeys.cart_sessions` of those events, with
+        conversion ``window``) started in ``[start, end)``, counted as
+        :func:`ecrm.domain.journeys.count_carts` counts them over the periods ``starts``."""
+
+    def journey_touches(self, start: datetime | None, end: datetime | None,
+                        kinds: Collection[str] | None, max_length: int
+                        ) -> list[BuyerJourney]:
+        """Every customer whose first counted order falls in ``[start, end)`` (open ends
+        for None), with the touches before it of ``kinds`` (None: all): consecutive
+        repeats of one channel and kind collapsed, the last ``max_length`` kept."""
+
+    def funnel(self, steps: Sequence[FunnelStep], start: datetime, end: datetime,
+               within: timedelta | None) -> list[int]:
+        """How many customers reached each step in ``[start, end)``, as
+        :func:`ecrm.domain.journeys.funnel_reach` counts them."""
 
 
 class UnitOfWork(Protocol):

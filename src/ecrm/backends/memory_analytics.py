@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecrm.backends import memory_analytics_carts as carts
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
 if TYPE_CHECKING:
@@ -33,3 +35,20 @@ class MemoryAnalyticsQueries:
                 revenue[order.customer_id] = (revenue.get(order.customer_id, Decimal(0))
                                               + order.net_amount)
         return {cid: CustomerTotals(cid, counts[cid], revenue[cid]) for cid in counts}
+
+    def cart_events(self, start: datetime, end: datetime, as_of: datetime
+                    ) -> list[CartEvent]:
+        return carts.cart_events(self._data, start, end, as_of)
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        return carts.cart_counts(self._data, start, end, as_of, window, starts)
+
+    def journey_touches(self, start: datetime | None, end: datetime | None,
+                        kinds: Collection[str] | None, max_length: int
+                        ) -> list[BuyerJourney]:
+        return carts.journey_touches(self._data, start, end, kinds, max_length)
+
+    def funnel(self, steps: Sequence[FunnelStep], start: datetime, end: datetime,
+               within: timedelta | None) -> list[int]:
+        return carts.funnel(self._data, steps, start, end, within)

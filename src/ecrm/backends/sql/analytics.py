@@ -3,14 +3,16 @@ only the answer crosses the wire."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
 from ecrm.backends.sql import tables
+from ecrm.backends.sql.analytics_carts import SQLCartQueries
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
 from ecrm.batching import chunks
+from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
@@ -35,3 +37,23 @@ class SQLAnalyticsQueries(_TenantScoped):
                 found[customer_id] = CustomerTotals(customer_id, count,
                                                     from_minor(int(net_minor), currency))
         return found
+
+    def _carts(self) -> SQLCartQueries:
+        return SQLCartQueries(self._conn, self._tenant, direct=self._direct)
+
+    def cart_events(self, start: datetime, end: datetime, as_of: datetime
+                    ) -> list[CartEvent]:
+        return self._carts().cart_events(start, end, as_of)
+
+    def cart_counts(self, start: datetime, end: datetime, as_of: datetime,
+                    window: timedelta, starts: Sequence[datetime]) -> CartCounts:
+        return self._carts().cart_counts(start, end, as_of, window, starts)
+
+    def journey_touches(self, start: datetime | None, end: datetime | None,
+                        kinds: Collection[str] | None, max_length: int
+                        ) -> list[BuyerJourney]:
+        return self._carts().journey_touches(start, end, kinds, max_length)
+
+    def funnel(self, steps: Sequence[FunnelStep], start: datetime, end: datetime,
+               within: timedelta | None) -> list[int]:
+        return self._carts().funnel(steps, start, end, within)
