@@ -16,13 +16,40 @@ from ecrm.domain.ab_tests import (
     two_proportion_test,
     welch_t_test,
 )
+from ecrm.domain.channels import (
+    ChannelPeriodRow,
+    ChannelPeriodTable,
+    ChannelRow,
+    ChannelTable,
+)
+from ecrm.domain.cohorts import (
+    ChurnReport,
+    ChurnRow,
+    CohortRow,
+    CohortTable,
+    GapBucket,
+    RepeatSummary,
+)
+from ecrm.domain.periods import MAX_PERIODS, Period
 from ecrm.domain.results import ResultTable
 
 __all__ = [
+    "MAX_PERIODS",
     "ABTestReport",
     "Analytics",
+    "ChannelPeriodRow",
+    "ChannelPeriodTable",
+    "ChannelRow",
+    "ChannelTable",
+    "ChurnReport",
+    "ChurnRow",
+    "CohortRow",
+    "CohortTable",
+    "GapBucket",
     "MeanTest",
+    "Period",
     "ProportionTest",
+    "RepeatSummary",
     "ResultTable",
     "VariantRow",
     "sample_size_for_means",

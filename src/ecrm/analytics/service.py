@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ecrm.analytics.channels import ChannelAnalysis
+from ecrm.analytics.cohorts import CohortAnalysis
 from ecrm.analytics.experiments import ABTestAnalysis
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
 
 
-class Analytics(ABTestAnalysis):
+class Analytics(ABTestAnalysis, CohortAnalysis, ChannelAnalysis):
     """The ``crm.analytics`` capability: questions about the shop's customers and orders,
     answered as typed result tables. On SQL backends the heavy work runs in the
     database; the memory backend gives the same answers in Python."""
