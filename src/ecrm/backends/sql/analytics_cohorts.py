@@ -83,7 +83,7 @@ class SQLCohortQueries(_TenantScoped):
 
     def repeat_facts(self, scope: Scope) -> RepeatFacts:
         customers = select(func.count()).select_from(self._firsts(scope))
-        ranked = self._ranked(scope)
+        ranked = self._ranked(scope, by_id=False)  # the second time is the same either way
         pairs = (select(func.min(ranked.c.placed_at),
                         func.max(ranked.c.placed_at))
                  .where(ranked.c.seq <= 2).group_by(ranked.c.customer_id)
@@ -139,13 +139,14 @@ class SQLCohortQueries(_TenantScoped):
                 .where(*self._counted(scope)).group_by(o.c.customer_id)
                 .having(*in_window(first_at, scope)).subquery("firsts"))
 
-    def _ranked(self, scope: Scope) -> Subquery:
+    def _ranked(self, scope: Scope, *, by_id: bool = True) -> Subquery:
         """Every counted order with its rank among its customer's (1: the first; ties by
-        order id) and the customer's number of counted orders."""
+        order id, or in any order without ``by_id``, which lets SQLite read the orders in
+        its index order instead of sorting them) and the customer's number of orders."""
+        order_by = (o.c.placed_at, o.c.order_id) if by_id else (o.c.placed_at,)
         return (select(o.c.customer_id, o.c.channel, o.c.placed_at,
                        func.row_number().over(partition_by=o.c.customer_id,
-                                              order_by=(o.c.placed_at, o.c.order_id)
-                                              ).label("seq"),
+                                              order_by=order_by).label("seq"),
                        func.count().over(partition_by=o.c.customer_id).label("orders"))
                 .where(*self._counted(scope)).subquery("ranked"))
 
