@@ -206,3 +206,6 @@ def test_periods_and_zones_reject_what_they_do_not_know() -> None:
         == MAX_PERIODS
     with pytest.raises(ValidationError, match="more than 1000 days"):
         span(start, start + MAX_PERIODS * DAY, Period.DAY, timezone.utc)
+    edge = datetime(9999, 12, 31, 12, tzinfo=timezone.utc)
+    with pytest.raises(ValidationError, match="beyond the years 1 to 9999"):
+        span(edge, edge, Period.DAY, ZoneInfo("Asia/Tokyo"))

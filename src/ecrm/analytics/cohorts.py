@@ -131,7 +131,10 @@ class CohortAnalysis:
         split = None if period is None else parse_period(period)
         zone = parse_tz(tz)
         scope = scope_of(self._crm, as_of, start, end)
-        cutoff = scope.as_of - timedelta(days=days)
+        try:
+            cutoff = scope.as_of - timedelta(days=days)
+        except OverflowError:
+            raise ValidationError("inactive_days", "reaches back before the year 1") from None
 
         def read(uow: UnitOfWork) -> ChurnReport:
             periods = periods_to(uow, scope, scope.as_of, split, zone) if split else None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import enum
 from bisect import bisect_right
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import attrs
 
@@ -75,6 +75,9 @@ def parse_tz(value: object, field: str = "tz") -> tzinfo:
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
+            if not available_timezones():
+                raise ValidationError(field, "this system has no time zone database; "
+                                             "pip install tzdata") from None
             raise ValidationError(field, f"{value!r} is not an IANA time zone name "
                                          "(e.g. 'Asia/Tokyo', 'America/New_York')") from None
     raise ValidationError(field, "expected an IANA time zone name, a zoneinfo.ZoneInfo or "
@@ -163,8 +166,19 @@ def span(first: datetime, last: datetime, period: Period, zone: tzinfo) -> Perio
     """The periods from the one that holds ``first`` to the one that holds ``last``
     (both aware, ``first <= last``), their boundaries in UTC.
 
-    :raises ValidationError: more than :data:`MAX_PERIODS` periods (``field`` "period").
+    :raises ValidationError: more than :data:`MAX_PERIODS` periods, or periods reaching
+        past the years 1 to 9999 (``field`` "period").
     """
+    try:
+        return _span(first, last, period, zone)
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, ValidationError):
+            raise
+        raise ValidationError("period", "the periods reach beyond the years 1 to 9999 "
+                                        "that dates can hold") from None
+
+
+def _span(first: datetime, last: datetime, period: Period, zone: tzinfo) -> Periods:
     day = first_day(first.astimezone(zone).date(), period)
     final = first_day(last.astimezone(zone).date(), period)
     firsts = [day]
