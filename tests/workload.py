@@ -97,6 +97,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_consent(crm, one.id)
     exercise_segment_repository(crm, one.id)
     exercise_analytics(crm, one.id)
+    exercise_cohort_analytics(crm)
     exercise_segment_service(crm, one.id)
 
 
@@ -339,3 +340,15 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     crm.analytics.funnel(["email_opened", {"kind": "cart_add", "channel": "web", "sku": "S"},
                           {"kind": "order", "channel": "web", "sku": "S"}],
                          **year, within=timedelta(days=30))
+
+
+def exercise_cohort_analytics(crm: CRM) -> None:
+    """Cohorts, repeat purchase, churn and channels, each in every form it has."""
+    window = {"start": WHEN - timedelta(days=365), "end": WHEN + timedelta(days=1)}
+    analytics, as_of = crm.analytics, WHEN + timedelta(days=30)
+    analytics.cohorts(period="week", tz="Asia/Tokyo", as_of=as_of, **window)
+    analytics.repeat_purchase(as_of=as_of, **window)
+    analytics.churn(inactive_days=7, as_of=as_of)
+    analytics.churn(inactive_days=7, period="month", as_of=as_of, **window)
+    analytics.channels(as_of=as_of, costs={"web": 1000}, **window)
+    analytics.orders_by_channel(period="day", as_of=as_of, **window)

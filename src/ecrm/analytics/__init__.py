@@ -24,10 +24,26 @@ from ecrm.domain.ab_tests import (
     two_proportion_test,
     welch_t_test,
 )
+from ecrm.domain.channels import (
+    ChannelPeriodRow,
+    ChannelPeriodTable,
+    ChannelRow,
+    ChannelTable,
+)
+from ecrm.domain.cohorts import (
+    ChurnReport,
+    ChurnRow,
+    CohortRow,
+    CohortTable,
+    GapBucket,
+    RepeatSummary,
+)
 from ecrm.domain.journeys import FunnelStep
+from ecrm.domain.periods import MAX_PERIODS, Period
 from ecrm.domain.results import ResultTable
 
 __all__ = [
+    "MAX_PERIODS",
     "ABTestReport",
     "Analytics",
     "CartAbandonmentReport",
@@ -37,8 +53,19 @@ __all__ = [
     "FunnelTable",
     "JourneyRow",
     "JourneyTable",
+    "ChannelPeriodRow",
+    "ChannelPeriodTable",
+    "ChannelRow",
+    "ChannelTable",
+    "ChurnReport",
+    "ChurnRow",
+    "CohortRow",
+    "CohortTable",
+    "GapBucket",
     "MeanTest",
+    "Period",
     "ProportionTest",
+    "RepeatSummary",
     "ResultTable",
     "VariantRow",
     "sample_size_for_means",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ecrm.analytics.channels import ChannelAnalysis
+from ecrm.analytics.cohorts import CohortAnalysis
 from ecrm.analytics.experiments import ABTestAnalysis
 from ecrm.analytics.journeys import JourneyAnalysis
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 class Analytics(
     ABTestAnalysis,
     JourneyAnalysis,
+    CohortAnalysis,
+    ChannelAnalysis,
 ):
     """The ``crm.analytics`` capability: questions about the shop's customers and orders,
     answered as typed result tables. On SQL backends the heavy work runs in the

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
+from ecrm.domain.channels import ChannelAcquisition, ChannelOrders
+from ecrm.domain.cohorts import ChurnCount, CohortCell, RepeatFacts, Scope
 from ecrm.domain.consent import Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
@@ -21,6 +23,7 @@ from ecrm.domain.interactions import Interaction
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
+from ecrm.domain.periods import Periods
 from ecrm.domain.referrals import Referral
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
@@ -527,7 +530,46 @@ class SegmentQuery(Protocol):
         """How many customers ``rule`` selects."""
 
 
-class AnalyticsQueries(Protocol):
+class CohortQueries(Protocol):
+    """The aggregates of cohorts, repeat purchase, churn and channels. Each reads the
+    counted orders of a :class:`~ecrm.domain.cohorts.Scope` (not cancelled, in its
+    currency, placed at or before its as-of time); a customer's *first order* is their
+    earliest counted one, ties broken by the smaller order id. Period numbers index the
+    ``periods`` given: an instant belongs to period ``k`` when
+    ``periods.bounds[k] <= instant < periods.bounds[k + 1]``."""
+
+    def earliest_order(self, scope: Scope) -> datetime | None:
+        """The earliest placing time of a counted order placed in the scope's window,
+        or None when there is none."""
+
+    def cohort_cells(self, scope: Scope, periods: Periods) -> list[CohortCell]:
+        """For the customers whose first order lies in the window, grouped by the period
+        of that first order (their cohort) and the period of each of their orders: how
+        many ordered, their orders and revenue. Only non-empty cells."""
+
+    def repeat_facts(self, scope: Scope) -> RepeatFacts:
+        """Over the customers whose first order lies in the window: how many, and for
+        those with a second counted order, its time after the first."""
+
+    def churn_counts(self, scope: Scope, cutoff: datetime,
+                     periods: Periods | None) -> list[ChurnCount]:
+        """Over the customers whose first order lies in the window: how many are churned
+        (their last counted order placed before ``cutoff``) and how many not, by the
+        period of their first order (all in cohort 0 when ``periods`` is None). Only
+        non-zero counts."""
+
+    def channel_acquisition(self, scope: Scope) -> list[ChannelAcquisition]:
+        """Per channel of the first order, over the customers whose first order lies in
+        the window: how many, and how many of them have two or more counted orders.
+        Only channels with customers."""
+
+    def channel_orders(self, scope: Scope, periods: Periods | None) -> list[ChannelOrders]:
+        """The counted orders placed in the window, grouped by their period (all 0 when
+        ``periods`` is None) and channel: how many, distinct customers, revenue. Only
+        non-empty groups."""
+
+
+class AnalyticsQueries(CohortQueries, Protocol):
     """The aggregates analytics read, worked out where the data is: GROUP BY and window
     functions on SQL backends, plain loops on memory. Every backend gives the same
     answers (the differential tests hold them to it). Orders count when they are not

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from ecrm.backends import memory_analytics_carts as carts
+from ecrm.backends.memory_analytics_cohorts import MemoryCohortQueries
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
 
 
-class MemoryAnalyticsQueries:
+class MemoryAnalyticsQueries(MemoryCohortQueries):
     """Aggregates computed from the tenant's dicts."""
 
     def __init__(self, data: _TenantData) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.analytics_carts import SQLCartQueries
+from ecrm.backends.sql.analytics_cohorts import SQLCohortQueries
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
 from ecrm.batching import chunks
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
@@ -19,7 +20,7 @@ from ecrm.domain.orders import CustomerTotals, OrderStatus
 o = tables.orders
 
 
-class SQLAnalyticsQueries(_TenantScoped):
+class SQLAnalyticsQueries(SQLCohortQueries, _TenantScoped):
     """Aggregates over the tenant's rows, pushed down to the database."""
 
     def order_totals(self, customer_ids: Collection[str], start: datetime, end: datetime,
