@@ -70,7 +70,8 @@ def arguments(data: st.DataObject) -> dict[str, Any]:
     """The arguments of one round of analyses."""
     return {
         "window": data.draw(st.sampled_from(WINDOWS), label="conversion_window"),
-        "period": data.draw(st.sampled_from((None, "day", "week", "month")), label="period"),
+        "period": data.draw(st.sampled_from((None, "day", "week", "month", "quarter")),
+                            label="period"),
         "tz": data.draw(st.sampled_from(("UTC", "Asia/Tokyo", "America/New_York")),
                         label="tz"),
         "as_of": data.draw(st.sampled_from((AS_OF, END, START + D + H)), label="as_of"),

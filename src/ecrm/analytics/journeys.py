@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
@@ -18,13 +18,10 @@ from ecrm.domain.journeys import (
     BuyerJourney,
     CartStatus,
     FunnelStep,
-    Period,
     funnel_steps,
     kinds_of,
-    period_of,
-    period_starts,
-    zone,
 )
+from ecrm.domain.periods import parse_period, parse_tz, span, zone_name
 from ecrm.domain.results import ResultTable
 from ecrm.errors import ValidationError
 
@@ -32,6 +29,8 @@ if TYPE_CHECKING:
     from ecrm.crm import CRM
 
 DAY = timedelta(days=1)
+#: The last instant of a window ``[start, end)`` is ``end - TICK``.
+TICK = timedelta(microseconds=1)
 
 
 # -- cart abandonment ---------------------------------------------------------------------
@@ -199,7 +198,7 @@ class JourneyAnalysis:
     _crm: CRM
 
     def cart_abandonment(self, *, start: datetime, end: datetime, period: str | None = None,
-                         tz: str = "UTC", conversion_window: timedelta = DAY,
+                         tz: str | tzinfo = "UTC", conversion_window: timedelta = DAY,
                          as_of: datetime | None = None) -> CartAbandonmentReport:
         """Carts started in ``[start, end)`` and how they stand at ``as_of`` (default:
         now). A cart is a customer's run of ``cart_add`` events, each within
@@ -213,22 +212,23 @@ class JourneyAnalysis:
         start, end = _window(start, end)
         as_of = self._crm.clock.now() if as_of is None else check.aware("as_of", as_of)
         assert as_of is not None
-        which = period_of(period)
-        zone_info = zone(tz)
+        which = None if period is None else parse_period(period)
+        zone_info = parse_tz(tz)
         if not isinstance(conversion_window, timedelta) or conversion_window <= timedelta(0):
             raise ValidationError("conversion_window", "must be a positive timedelta")
-        periods = [] if which is None else period_starts(start, end, which, zone_info)
-        starts = [moment for _, moment in periods]
+        periods = None if which is None else span(start, end - TICK, which, zone_info)
+        starts = [] if periods is None else list(periods.bounds[:-1])
+        firsts = [] if periods is None else list(periods.firsts)
         counts = self._crm.transact(lambda uow: uow.analytics.cart_counts(
             start, end, as_of, conversion_window, starts), read_only=True)
         return CartAbandonmentReport(
             start, end, as_of, conversion_window, None if which is None else which.value,
-            tz, _figures(_total(counts.by_period_channel)),
+            zone_name(zone_info), _figures(_total(counts.by_period_channel)),
             PeriodCartTable(PeriodCartRow(day, *attrs.astuple(_figures(part)))
                             for day, part in zip(
-                                (day for day, _ in periods),
+                                firsts,
                                 _split(counts.by_period_channel, lambda key: key[0],
-                                       range(len(periods))), strict=True)),
+                                       range(len(firsts))), strict=True)),
             ProductCartTable(ProductCartRow(sku, *attrs.astuple(_figures(part)))
                              for sku, part in _grouped(counts.by_sku, lambda key: key[0])),
             ChannelCartTable(ChannelCartRow(channel, *attrs.astuple(_figures(part)))
@@ -342,5 +342,5 @@ def _median_days(journeys: list[BuyerJourney]) -> float | None:
 __all__ = [
     "CartAbandonmentReport", "CartFigures", "ChannelCartRow", "ChannelCartTable",
     "FunnelRow", "FunnelTable", "JourneyAnalysis", "JourneyRow", "JourneyTable",
-    "Period", "PeriodCartRow", "PeriodCartTable", "ProductCartRow", "ProductCartTable",
+    "PeriodCartRow", "PeriodCartTable", "ProductCartRow", "ProductCartTable",
 ]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import enum
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import datetime, timedelta
 
 import attrs
 
@@ -22,8 +21,6 @@ from ecrm.domain import validation as check
 from ecrm.domain.interactions import InteractionKind
 from ecrm.errors import ValidationError
 
-#: The most periods one cart report may split its window into.
-MAX_PERIODS = 5000
 #: The special funnel step that a counted order reaches.
 ORDER_STEP = "order"
 
@@ -135,68 +132,6 @@ def count_carts(sessions: Iterable[CartSession], starts: Sequence[datetime]
 
 
 # -- periods ------------------------------------------------------------------------------
-
-class Period(enum.StrEnum):
-    """How a report splits its window in time."""
-
-    DAY = "day"
-    WEEK = "week"
-    MONTH = "month"
-
-
-def zone(value: object) -> ZoneInfo:
-    """The IANA time zone named ``value``; ValidationError naming ``tz`` if unknown."""
-    if not isinstance(value, str) or not value:
-        raise ValidationError("tz", f"expected an IANA time zone name, got {value!r}")
-    try:
-        return ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError("tz", f"unknown time zone {value!r}") from None
-
-
-def period_of(value: object) -> Period | None:
-    """``None`` or a :class:`Period`; ValidationError naming ``period`` otherwise."""
-    if value is None:
-        return None
-    try:
-        return Period(value if isinstance(value, str) else repr(value))
-    except ValueError:
-        raise ValidationError("period", f"{value!r} is not one of day, week, month") from None
-
-
-def period_starts(start: datetime, end: datetime, period: Period, tz: ZoneInfo
-                  ) -> list[tuple[date, datetime]]:
-    """The periods that ``[start, end)`` touches, as (local first day, start in UTC),
-    oldest first: days from local midnight, weeks from Monday, months from the 1st, in
-    ``tz`` (so a day may last 23 or 25 hours across a DST change)."""
-    day = _period_day(start.astimezone(tz).date(), period)
-    found: list[tuple[date, datetime]] = []
-    while True:
-        moment = datetime.combine(day, time(), tzinfo=tz).astimezone(timezone.utc)
-        if moment >= end:
-            return found
-        if len(found) >= MAX_PERIODS:
-            raise ValidationError("period", f"splits the window into more than "
-                                            f"{MAX_PERIODS} periods; choose a longer one")
-        found.append((day, moment))
-        day = _next_day(day, period)
-
-
-def _period_day(day: date, period: Period) -> date:
-    if period is Period.WEEK:
-        return day - timedelta(days=day.weekday())
-    if period is Period.MONTH:
-        return day.replace(day=1)
-    return day
-
-
-def _next_day(day: date, period: Period) -> date:
-    if period is Period.DAY:
-        return day + timedelta(days=1)
-    if period is Period.WEEK:
-        return day + timedelta(days=7)
-    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
-
 
 def bucket(moment: datetime, starts: Sequence[datetime]) -> int:
     """The index of the period (of ``starts``, ascending) that ``moment`` falls in."""

@@ -30,7 +30,6 @@ from sqlalchemy import (
     cast,
     exists,
     func,
-    literal,
     literal_column,
     not_,
     or_,
@@ -39,6 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.backends.sql import tables
+from ecrm.backends.sql.periods import period_index
 from ecrm.backends.sql.repositories import _TenantScoped
 from ecrm.backends.sql.types import UTCDateTime
 from ecrm.domain.journeys import (
@@ -72,19 +72,6 @@ def _sqlite_micros(stored: Any) -> Any:
     """Microseconds since the epoch of a time SQLite holds as 'YYYY-MM-DD HH:MM:SS.ffffff'."""
     seconds = cast(func.strftime("%s", func.substr(stored, 1, 19)), Integer)
     return seconds * 1_000_000 + cast(func.substr(stored, 21, 6), Integer)
-
-
-def _period_index(moment: Any, starts: list[datetime], low: int = 0,
-                  high: int | None = None) -> Any:
-    """The index of the period of ``starts`` (ascending, the first at or before every
-    ``moment``) that ``moment`` falls in: a CASE that halves the periods at each level."""
-    high = len(starts) if high is None else high
-    if high - low == 1:
-        return literal(low)
-    middle = (low + high) // 2
-    bound = bindparam(None, starts[middle], type_=UTCDateTime())
-    return case((moment < bound, _period_index(moment, starts, low, middle)),
-                else_=_period_index(moment, starts, middle, high))
 
 
 class SQLCartQueries(_TenantScoped):
@@ -130,7 +117,7 @@ class SQLCartQueries(_TenantScoped):
         status = case((converted, CartStatus.CONVERTED.value),
                       (c.last_at <= bindparam(None, as_of - window, type_=UTCDateTime()),
                        CartStatus.ABANDONED.value), else_=CartStatus.OPEN.value)
-        period = _period_index(c.started_at, list(starts)) if starts else literal(0)
+        period = period_index(c.started_at, starts)
         counted = select(
             period.label("period"), c.channel, c.sku, status.label("status"), c.first,
             case((c.sku_first == 1, 1), else_=0).label("sku_first"),

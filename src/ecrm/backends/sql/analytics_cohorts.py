@@ -1,11 +1,8 @@
 """Cohort, repeat, churn and channel aggregates in SQL: GROUP BY and window functions run
 in the database, and only the grouped answer comes back.
 
-Periods are never computed with a database's date functions (which differ between
-SQLite, PostgreSQL and MySQL/MariaDB, and know nothing of the shop's time zone). Their
-UTC boundaries are worked out in Python (:mod:`ecrm.domain.periods`) and the statement
-numbers each stored UTC time by comparing it with them, bound as parameters, in a
-balanced tree of CASE expressions: about log2(periods) comparisons a row.
+Periods are numbered by :func:`ecrm.backends.sql.periods.period_index`: boundaries
+worked out in Python, compared in the statement, never a database's date functions.
 """
 
 from __future__ import annotations
@@ -13,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, case, distinct, func, literal, literal_column, select
+from sqlalchemy import case, distinct, func, literal, select
 from sqlalchemy.sql import ColumnElement, Subquery
 
 from ecrm.backends.sql import tables
+from ecrm.backends.sql.periods import period_index
 from ecrm.backends.sql.repositories import _TenantScoped
 from ecrm.backends.sql.types import UTCDateTime
 from ecrm.domain.channels import ChannelAcquisition, ChannelOrders
@@ -32,18 +30,8 @@ NET = o.c.total_minor - o.c.refunded_minor
 def period_number(moment: ColumnElement[Any], periods: Periods | None
                   ) -> ColumnElement[int]:
     """The number of the period of ``periods`` that holds ``moment`` (a UTC time column
-    inside their range): a balanced tree of ``CASE WHEN moment < :bound``. Without
-    periods, 0."""
-    bounds = periods.bounds if periods is not None else ()
-
-    def node(low: int, high: int) -> ColumnElement[int]:
-        if low == high:
-            return literal_column(str(low), Integer)
-        middle = (low + high + 1) // 2  # the first period of the upper half
-        return case((moment < literal(bounds[middle], UTCDateTime()), node(low, middle - 1)),
-                    else_=node(middle, high))
-
-    return node(0, len(bounds) - 2 if periods is not None else 0)
+    inside their range); without periods, 0."""
+    return period_index(moment, periods.bounds[:-1] if periods is not None else ())
 
 
 def in_window(moment: ColumnElement[Any], scope: Scope) -> list[ColumnElement[bool]]:

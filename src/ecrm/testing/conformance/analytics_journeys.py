@@ -136,7 +136,7 @@ class JourneyAnalyticsContract(ContractBase):
         for call, field in [
             (dict(start=naive, end=T0), "start"),
             (dict(start=T0, end=T0), "end"),
-            (dict(start=T0, end=T0 + D, period="year"), "period"),
+            (dict(start=T0, end=T0 + D, period="fortnight"), "period"),
             (dict(start=T0, end=T0 + D, tz="Mars/Olympus"), "tz"),
             (dict(start=T0, end=T0 + D, conversion_window=timedelta(0)), "conversion_window"),
             (dict(start=T0, end=T0 + D, as_of=naive), "as_of"),
