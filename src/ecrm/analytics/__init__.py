@@ -17,12 +17,24 @@ from ecrm.domain.ab_tests import (
     welch_t_test,
 )
 from ecrm.domain.results import ResultTable
+from ecrm.domain.rfm import (
+    DEFAULT_SEGMENTS,
+    RFMRow,
+    RFMSegmentMap,
+    RFMSegmentRule,
+    RFMTable,
+)
 
 __all__ = [
     "ABTestReport",
     "Analytics",
+    "DEFAULT_SEGMENTS",
     "MeanTest",
     "ProportionTest",
+    "RFMRow",
+    "RFMSegmentMap",
+    "RFMSegmentRule",
+    "RFMTable",
     "ResultTable",
     "VariantRow",
     "sample_size_for_means",

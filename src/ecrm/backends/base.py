@@ -21,6 +21,7 @@ from ecrm.domain.interactions import Interaction
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.referrals import Referral
+from ecrm.domain.rfm import RFMRow, RFMScorer
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
 from ecrm.domain.segments import Membership, MembershipChange, Segment
@@ -537,6 +538,13 @@ class AnalyticsQueries(Protocol):
         """For each of ``customer_ids`` with orders in ``currency`` placed in
         ``[start, end)``: their number and net amount. Customers without any are left
         out."""
+
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        """The RFM row of every customer with a counted order placed at or before
+        ``as_of``, sorted by customer id: whole days since the last such order, how many,
+        their net amount in ``currency`` (orders in other currencies count 0), and the
+        three scores out of ``scorer.bins`` by :func:`ecrm.domain.rfm.score` over all
+        those customers (money ranked on minor units); ``scorer`` makes the rows."""
 
 
 class UnitOfWork(Protocol):

@@ -8,7 +8,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecrm.backends.memory_rfm import rfm_rows
 from ecrm.domain.orders import CustomerTotals, OrderStatus
+from ecrm.domain.rfm import RFMRow, RFMScorer
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
@@ -33,3 +35,6 @@ class MemoryAnalyticsQueries:
                 revenue[order.customer_id] = (revenue.get(order.customer_id, Decimal(0))
                                               + order.net_amount)
         return {cid: CustomerTotals(cid, counts[cid], revenue[cid]) for cid in counts}
+
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        return rfm_rows(self._data.orders.rows.values(), as_of, currency, scorer)

@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
+from ecrm.backends.sql.rfm import rfm_query
 from ecrm.batching import chunks
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerTotals, OrderStatus
+from ecrm.domain.rfm import RFMRow, RFMScorer
 
 o = tables.orders
 
@@ -35,3 +37,11 @@ class SQLAnalyticsQueries(_TenantScoped):
                 found[customer_id] = CustomerTotals(customer_id, count,
                                                     from_minor(int(net_minor), currency))
         return found
+
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        query = rfm_query(self._tenant, as_of, currency, scorer.bins,
+                          self._conn.dialect.name)
+        make = scorer.row
+        return [make(customer_id, days, count, from_minor(int(money), currency), r, f, m)
+                for customer_id, days, count, money, r, f, m
+                in self._conn.execute(query.order_by("customer_id"))]
