@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 
 from ecrm.domain.money import CURRENCY_EXPONENTS, from_minor
 from ecrm.domain.orders import Order, OrderStatus
@@ -23,7 +24,7 @@ def rfm_rows(orders: Iterable[Order], as_of: datetime, currency: str, scorer: RF
     # Stored times are in UTC; comparing with a time in the same zone is much cheaper.
     as_of = as_of.astimezone(timezone.utc)
     cancelled = OrderStatus.CANCELLED
-    per_customer: dict[str, list[object]] = {}
+    per_customer: dict[str, list[Any]] = {}  # [last placed_at, count, net amount]
     for order in orders:
         if order.status is cancelled or order.placed_at > as_of:
             continue
@@ -32,14 +33,14 @@ def rfm_rows(orders: Iterable[Order], as_of: datetime, currency: str, scorer: RF
         if seen is None:
             per_customer[order.customer_id] = [order.placed_at, 1, net]
         else:
-            if order.placed_at > seen[0]:  # type: ignore[operator]
+            if order.placed_at > seen[0]:
                 seen[0] = order.placed_at
-            seen[1] += 1  # type: ignore[operator]
-            seen[2] += net  # type: ignore[operator]
+            seen[1] += 1
+            seen[2] += net
     exponent = CURRENCY_EXPONENTS[currency]
     metrics = []
     for customer_id, (last, count, money) in per_customer.items():
-        minor = int(money.scaleb(exponent))  # type: ignore[attr-defined]
-        metrics.append((customer_id, (as_of - last) // DAY,  # type: ignore[operator]
-                        count, from_minor(minor, currency), minor))
+        minor = int(money.scaleb(exponent))
+        metrics.append((customer_id, (as_of - last) // DAY, count,
+                        from_minor(minor, currency), minor))
     return rows_from_metrics(metrics, scorer)

@@ -86,7 +86,7 @@ def _range(value: object) -> Range | None:
     return (lo, hi)
 
 
-def _name(instance: Any, attribute: Any, value: object) -> None:
+def _name(instance: Any, attribute: Any, value: Any) -> None:
     if not isinstance(value, str) or not _NAME.match(value):
         raise ValidationError("segments", f"a segment name is an identifier of letters, "
                                           f"digits and '_' (at most 64), got {value!r}")

@@ -1,6 +1,7 @@
 """The conformance suite: every backend must pass it unchanged."""
 
 from ecrm.testing.conformance.analytics import AnalyticsContract
+from ecrm.testing.conformance.analytics_rfm import RFMContract
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
@@ -26,7 +27,7 @@ class BackendConformanceSuite(
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
-    SegmentContract, SegmentServiceContract, AnalyticsContract,
+    SegmentContract, SegmentServiceContract, AnalyticsContract, RFMContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
