@@ -259,7 +259,9 @@ EVERY_FIELD = " or ".join([
     'bought(category="tea")', "loyalty.points > 0", 'loyalty.tier == "gold"',
     'interactions.count(kind="cart_add", channel="web", sku="S", within_days=1) > 0',
     "cart.abandoned(within_days=7)", 'cases.open(type="complaint") > 0',
-    'cases.count(type="inquiry", within_days=30) > 0', 'consent("email")'])
+    'cases.count(type="inquiry", within_days=30) > 0', 'consent("email")',
+    "rfm.r >= 4", "rfm.f(bins=3) in (1, 3)", "rfm.m is null",
+    'rfm.segment(bins=10) == "champions"'])
 
 
 def exercise_segment_service(crm: CRM, customer_id: str) -> None:

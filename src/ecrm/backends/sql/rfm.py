@@ -25,18 +25,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, case, cast, func, literal, select, text
+from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, literal, select, true
 from sqlalchemy.sql import Select
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.segment_compare import MYSQL
 from ecrm.backends.sql.types import UTCDateTime
 from ecrm.domain.orders import OrderStatus
+from ecrm.domain.rfm import RFMSegmentMap
 
 o = tables.orders
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US_PER_DAY = 86_400_000_000
 _MICROSECOND = timedelta(microseconds=1)
+_MULTIPLY = 8  # SQLAlchemy's precedence of * and /
 
 
 def rfm_query(tenant: str, as_of: datetime, currency: str, bins: int, dialect: str
@@ -53,7 +55,7 @@ def rfm_query(tenant: str, as_of: datetime, currency: str, bins: int, dialect: s
                .where(o.c.tenant_id == tenant, o.c.status != OrderStatus.CANCELLED.value,
                       o.c.placed_at <= as_of)
                .group_by(o.c.customer_id)
-               .subquery("rfm_metrics"))
+               .subquery())
     everyone = func.count().over()
 
     def scored(order_by: Any) -> Any:
@@ -67,14 +69,30 @@ def rfm_query(tenant: str, as_of: datetime, currency: str, bins: int, dialect: s
                   scored(m.monetary).label("m"))
 
 
+def segment_case(scores: Any, segments: RFMSegmentMap, bins: int) -> Any:
+    """The segment of the scores ``scores.r``, ``.f`` and ``.m`` (out of ``bins``) as a
+    CASE over the map's rules in order, names bound as parameters."""
+    whens = []
+    for name, *ranges in segments.boxes(bins):
+        tests = [column.between(lo, hi) for column, (lo, hi)
+                 in zip((scores.r, scores.f, scores.m), ranges, strict=True)
+                 if (lo, hi) != (1, bins)]
+        whens.append((and_(*tests) if tests else true(), literal(name, String)))
+        if not tests:
+            break  # a catch-all: nothing after it can match
+    return case(*whens)
+
+
 def whole_days(time: Any, as_of: datetime, dialect: str) -> Any:
     """Whole days from ``time`` (a stored time, at or before ``as_of``) to ``as_of``,
     rounded down, exact to the microsecond."""
     if dialect == "postgresql":
         moment = literal(as_of, UTCDateTime)
         return cast(func.extract("day", moment - time), Integer)
-    if dialect in MYSQL:
-        return func.timestampdiff(text("DAY"), time, literal(as_of, UTCDateTime))
+    if dialect in MYSQL:  # TO_SECONDS drops the microseconds, so they are added apart
+        moment = literal(as_of, UTCDateTime)
+        return integer_division(_mysql_micros(moment) - _mysql_micros(time),
+                                literal(_US_PER_DAY, BigInteger), dialect)
     # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' text; its date functions round
     # to milliseconds, so the seconds and the microseconds are read apart.
     seconds = cast(func.strftime("%s", func.substr(time, 1, 19)), BigInteger)
@@ -84,10 +102,14 @@ def whole_days(time: Any, as_of: datetime, dialect: str) -> Any:
         // literal(_US_PER_DAY, BigInteger)
 
 
+def _mysql_micros(time: Any) -> Any:
+    return func.to_seconds(time) * 1_000_000 + func.microsecond(time)
+
+
 def integer_division(total: Any, count: Any, dialect: str) -> Any:
     """``total // count`` for non-negative integers: ``/`` of two integers on SQLite and
     PostgreSQL, ``DIV`` on MySQL/MariaDB (where SQLAlchemy's ``//`` is FLOOR of a
     rounded decimal)."""
-    if dialect in MYSQL:
-        return total.op("DIV", return_type=BigInteger)(count)
+    if dialect in MYSQL:  # DIV binds as * and /: an operand like a - b is parenthesised
+        return total.op("DIV", precedence=_MULTIPLY, return_type=BigInteger)(count)
     return total // count
