@@ -1,5 +1,5 @@
 """Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
-points earn/redeem (on SQLite, and on PostgreSQL when given a URL) and segments.
+points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments and RFM.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
@@ -12,7 +12,7 @@ import os
 import platform
 import time
 
-from benchmarks import import_time, ingest, loyalty, segments
+from benchmarks import import_time, ingest, loyalty, rfm, segments
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
     loyalty.compare_all(args.postgres, args.ops, args.repeat)
     print()
     segments.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
+    print()
+    rfm.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
 
 
 if __name__ == "__main__":

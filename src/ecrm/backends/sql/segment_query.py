@@ -279,10 +279,11 @@ def _rfm(column: str) -> Builder:
         bins, dialect = args.get("bins", DEFAULT_BINS), q._conn.dialect.name
         scores = rfm_query(q._tenant, context.as_of, context.currency, bins,
                            dialect).subquery()
+        ordered = exists().where(*q.orders_where({}, context))
         if column == "segment":
             return Keyed(c.c.id, scores.c.customer_id,
-                         segment_case(scores.c, DEFAULT_SEGMENTS, bins), dialect)
-        return Keyed(c.c.id, scores.c.customer_id, scores.c[column])
+                         segment_case(scores.c, DEFAULT_SEGMENTS, bins), ordered, dialect)
+        return Keyed(c.c.id, scores.c.customer_id, scores.c[column], ordered)
     return build
 
 
