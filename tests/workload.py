@@ -333,3 +333,5 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     fresh = [crm.customers.create(name=f"AB{i}").id for i in range(3)]
     crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
+    crm.analytics.rfm()
+    crm.analytics.rfm(as_of=WHEN, bins=10)

@@ -10,6 +10,7 @@ from ecrm.domain import validation as check
 from ecrm.domain.rfm import (
     DEFAULT_BINS,
     DEFAULT_SEGMENTS,
+    RFMRow,
     RFMScorer,
     RFMSegmentMap,
     RFMTable,
@@ -59,7 +60,7 @@ class RFMAnalysis:
         scorer = RFMScorer.of(chosen, bins)
         currency = self._crm.currency
 
-        def read(uow: UnitOfWork) -> list:  # type: ignore[type-arg]
+        def read(uow: UnitOfWork) -> list[RFMRow]:
             return uow.analytics.rfm(moment, currency, scorer)
 
         rows = self._crm.transact(read, read_only=True)
