@@ -1,5 +1,5 @@
 """Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
-points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments and
+points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments, RFM and
 cohorts.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-from benchmarks import cohorts, import_time, ingest, loyalty, segments
+from benchmarks import cohorts, import_time, ingest, loyalty, rfm, segments
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     segments.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
     print()
+    rfm.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
     cohorts.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
 
 

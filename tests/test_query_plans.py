@@ -308,3 +308,55 @@ def test_server_segment_order_conditions_read_the_customer_index(
     statement, parameters = _segment_select(backend)
     assert statement.count("FROM ecrm_orders") == 1, statement
     _assert_index_walks(backend, fixture, [(statement, parameters, ORDERS_INDEX)])
+
+
+#: RFM conditions beside a profile condition, a negation and a null test.
+RFM_RULE = ('(rfm.r >= 4 and gender == "female") or not rfm.segment(bins=3) == "lost" '
+            'or rfm.m is null')
+
+
+def _rfm_plan(backend: SQLBackend) -> list[str]:
+    """The plan lines of the SELECT evaluating :data:`RFM_RULE` on a small new tenant."""
+    crm = CRM(backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    for n in range(12):
+        customer = crm.customers.create()
+        for k in range(n % 3):
+            crm.orders.record(order_id=f"o-{n}-{k}", customer_id=customer.id, channel="web",
+                              placed_at=WHEN - timedelta(days=n + k),
+                              lines=[OrderLine("A", 1, 1000 * n)])
+    registry = FieldRegistry()
+    context = RuleContext(WHEN, crm.currency, registry)
+
+    def evaluate() -> object:
+        with backend.unit_of_work(crm.tenant, read_only=True) as uow:
+            return uow.segment_query.matching(parse(RFM_RULE, registry), context)
+
+    ((statement, parameters),) = [s for s in _selects_of(backend, evaluate)
+                                  if "ecrm_orders" in s[0]]
+    dialect = backend.engine.dialect.name
+    raw = backend.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(("EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN ")
+                       + statement, parameters)
+        return [" | ".join(map(str, row)) for row in cursor.fetchall()]
+    finally:
+        raw.rollback()
+        raw.close()
+
+
+@pytest.mark.parametrize("fixture", ["sqlite_backend", "postgres_backend", "mysql_backend"])
+def test_rfm_conditions_rank_the_shop_once_not_per_customer(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    """Each RFM condition is an uncorrelated IN over the ranking query, which the database
+    works out once; at most an index is probed per customer (MariaDB's index_subquery
+    into the materialized ranking, PostgreSQL's hashed subplan)."""
+    plan = _rfm_plan(request.getfixturevalue(fixture))
+    text = "\n".join(plan)
+    assert "CORRELATED LIST SUBQUERY" not in text, text
+    if fixture == "postgres_backend":
+        used = re.findall(r"(\w+ )?SubPlan \d+\)", text)  # references, not headers
+        assert used and all(how == "hashed " for how in used), text
+    dependent = [step for step in plan if "DEPENDENT SUBQUERY" in step]
+    assert all(" | index_subquery | " in step and "<derived" in step
+               for step in dependent), text

@@ -106,6 +106,9 @@ def test_positional_and_named_parameters_mean_the_same() -> None:
     ('attribute("a.b") == "x"', 0, "only letters, digits"),
     ('bought(within_days=3)', 0, "exactly one of sku or category"),
     ('email contains ""', 0, "non-empty text"),
+    ("rfm.r(bins=11) >= 4", 0, "rfm.r(bins) must be from 2 to 10"),
+    ("rfm.segment(bins=1) == 'lost'", 0, "rfm.segment(bins) must be from 2 to 10"),
+    ("rfm.f(window=3) >= 4", 0, "no parameter 'window'"),
     ('name == "\\x"', 9, "unknown escape"),
 ])
 def test_errors_name_the_problem_and_its_position(text: str, position: int, words: str
@@ -209,7 +212,7 @@ def test_the_compiler_builds_no_sql_text() -> None:
     """Values reach the database only as bound parameters: the compiler imports nothing
     that writes SQL text (``text``, ``literal_column``) and sends no raw SQL."""
     sql = Path(__file__).resolve().parent.parent / "src" / "ecrm" / "backends" / "sql"
-    for name in ("segment_query.py", "segment_orders.py", "segment_compare.py"):
+    for name in ("segment_query.py", "segment_orders.py", "segment_compare.py", "rfm.py"):
         tree = ast.parse((sql / name).read_text(encoding="utf-8"))
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                     for alias in node.names}

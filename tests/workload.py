@@ -260,7 +260,9 @@ EVERY_FIELD = " or ".join([
     'bought(category="tea")', "loyalty.points > 0", 'loyalty.tier == "gold"',
     'interactions.count(kind="cart_add", channel="web", sku="S", within_days=1) > 0',
     "cart.abandoned(within_days=7)", 'cases.open(type="complaint") > 0',
-    'cases.count(type="inquiry", within_days=30) > 0', 'consent("email")'])
+    'cases.count(type="inquiry", within_days=30) > 0', 'consent("email")',
+    "rfm.r >= 4", "rfm.f(bins=3) in (1, 3)", "rfm.m is null",
+    'rfm.segment(bins=10) == "champions"'])
 
 
 def exercise_segment_service(crm: CRM, customer_id: str) -> None:
@@ -332,6 +334,8 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     fresh = [crm.customers.create(name=f"AB{i}").id for i in range(3)]
     crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
+    crm.analytics.rfm()
+    crm.analytics.rfm(as_of=WHEN, bins=10)
     year = {"start": WHEN - timedelta(days=365), "end": WHEN + timedelta(days=365)}
     crm.analytics.cart_abandonment(**year, period="month", tz="Asia/Tokyo")
     crm.transact(lambda uow: uow.analytics.cart_events(year["start"], year["end"], WHEN),

@@ -41,6 +41,13 @@ from ecrm.domain.cohorts import (
 from ecrm.domain.journeys import FunnelStep
 from ecrm.domain.periods import MAX_PERIODS, Period
 from ecrm.domain.results import ResultTable
+from ecrm.domain.rfm import (
+    DEFAULT_SEGMENTS,
+    RFMRow,
+    RFMSegmentMap,
+    RFMSegmentRule,
+    RFMTable,
+)
 
 __all__ = [
     "MAX_PERIODS",
@@ -62,10 +69,15 @@ __all__ = [
     "CohortRow",
     "CohortTable",
     "GapBucket",
+    "DEFAULT_SEGMENTS",
     "MeanTest",
     "Period",
     "ProportionTest",
     "RepeatSummary",
+    "RFMRow",
+    "RFMSegmentMap",
+    "RFMSegmentRule",
+    "RFMTable",
     "ResultTable",
     "VariantRow",
     "sample_size_for_means",

@@ -9,6 +9,7 @@ from ecrm.analytics.channels import ChannelAnalysis
 from ecrm.analytics.cohorts import CohortAnalysis
 from ecrm.analytics.experiments import ABTestAnalysis
 from ecrm.analytics.journeys import JourneyAnalysis
+from ecrm.analytics.rfm import RFMAnalysis
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -19,6 +20,7 @@ class Analytics(
     JourneyAnalysis,
     CohortAnalysis,
     ChannelAnalysis,
+    RFMAnalysis,
 ):
     """The ``crm.analytics`` capability: questions about the shop's customers and orders,
     answered as typed result tables. On SQL backends the heavy work runs in the

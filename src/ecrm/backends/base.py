@@ -25,6 +25,7 @@ from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.periods import Periods
 from ecrm.domain.referrals import Referral
+from ecrm.domain.rfm import RFMRow, RFMScorer
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
 from ecrm.domain.segments import Membership, MembershipChange, Segment
@@ -603,6 +604,12 @@ class AnalyticsQueries(CohortQueries, Protocol):
                within: timedelta | None) -> list[int]:
         """How many customers reached each step in ``[start, end)``, as
         :func:`ecrm.domain.journeys.funnel_reach` counts them."""
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        """The RFM row of every customer with a counted order placed at or before
+        ``as_of``, sorted by customer id: whole days since the last such order, how many,
+        their net amount in ``currency`` (orders in other currencies count 0), and the
+        three scores out of ``scorer.bins`` by :func:`ecrm.domain.rfm.score` over all
+        those customers (money ranked on minor units); ``scorer`` makes the rows."""
 
 
 class UnitOfWork(Protocol):

@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 
 from ecrm.backends import memory_analytics_carts as carts
 from ecrm.backends.memory_analytics_cohorts import MemoryCohortQueries
+from ecrm.backends.memory_rfm import rfm_rows
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.orders import CustomerTotals, OrderStatus
+from ecrm.domain.rfm import RFMRow, RFMScorer
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
@@ -53,3 +55,5 @@ class MemoryAnalyticsQueries(MemoryCohortQueries):
     def funnel(self, steps: Sequence[FunnelStep], start: datetime, end: datetime,
                within: timedelta | None) -> list[int]:
         return carts.funnel(self._data, steps, start, end, within)
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        return rfm_rows(self._data.orders.rows.values(), as_of, currency, scorer)

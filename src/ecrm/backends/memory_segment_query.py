@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecrm.backends.memory_rfm import rfm_rows
 from ecrm.domain.cases import ACTIVE, Case
 from ecrm.domain.customers import Account, Customer
 from ecrm.domain.interactions import Interaction, InteractionKind
 from ecrm.domain.money import from_minor, to_minor
 from ecrm.domain.orders import Order, OrderStatus
+from ecrm.domain.rfm import DEFAULT_BINS, DEFAULT_SEGMENTS, RFMRow, RFMScorer
 from ecrm.domain.segment_eval import cheap_first, select, split_on_row
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Condition, Rule
@@ -59,6 +61,7 @@ class _Index:
         self.as_of = context.as_of.astimezone(timezone.utc)
         self.currency = context.currency
         self.only: set[str] | None = None
+        self._rfm: dict[int, dict[str, RFMRow]] = {}
 
     @cached_property
     def orders(self) -> dict[str, list[Order]]:
@@ -94,6 +97,16 @@ class _Index:
     def consents(self) -> set[tuple[str, str]]:
         return {(c.customer_id, c.channel) for c in self.data.consents.rows.values()
                 if c.granted}
+
+    def rfm(self, bins: int) -> dict[str, RFMRow]:
+        """Every buying customer's RFM row out of ``bins``, ranked among all of them
+        (never only those in ``only``), worked out once per number of bins."""
+        found = self._rfm.get(bins)
+        if found is None:
+            rows = rfm_rows(self.data.orders.rows.values(), self.as_of, self.currency,
+                            RFMScorer.of(DEFAULT_SEGMENTS, bins))
+            found = self._rfm[bins] = {row.customer_id: row for row in rows}
+        return found
 
     def _grouped(self, rows: Iterable[Any]) -> dict[str, list[Any]]:
         grouped: dict[str, list[Any]] = defaultdict(list)
@@ -361,6 +374,17 @@ def _consent(args: dict[str, Any], context: RuleContext) -> Reader:
     return lambda facts: (facts.customer.id, channel) in facts.index.consents
 
 
+def _rfm(column: str) -> Callable[[dict[str, Any], RuleContext], Reader]:
+    def build(args: dict[str, Any], context: RuleContext) -> Reader:
+        bins = args.get("bins", DEFAULT_BINS)
+
+        def score(facts: _Facts) -> Any:
+            row = facts.index.rfm(bins).get(facts.customer.id)
+            return None if row is None else getattr(row, column)
+        return score
+    return build
+
+
 def _account_field(read: Callable[[Account, dict[str, Any]], Any]
                    ) -> Callable[[dict[str, Any], RuleContext], Reader]:
     def build(args: dict[str, Any], context: RuleContext) -> Reader:
@@ -406,4 +430,8 @@ _BUILTIN: dict[str, Callable[[dict[str, Any], RuleContext], Reader]] = {
     "cases.open": _cases_open,
     "cases.count": _cases_count,
     "consent": _consent,
+    "rfm.r": _rfm("r"),
+    "rfm.f": _rfm("f"),
+    "rfm.m": _rfm("m"),
+    "rfm.segment": _rfm("segment"),
 }

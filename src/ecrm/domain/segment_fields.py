@@ -17,6 +17,7 @@ from typing import Any
 
 import attrs
 
+from ecrm.domain.rfm import DEFAULT_BINS, MAX_BINS, MIN_BINS
 from ecrm.domain.segment_rules import (
     LIST_OPS,
     MAX_CONDITIONS,
@@ -127,6 +128,8 @@ def _p(name: str, kind: ValueType = ValueType.TEXT, *, required: bool = False,
 _WINDOW = _p("within_days", ValueType.INTEGER,
              description="only what happened in the last N days before the rule's as-of time")
 _CHANNEL = _p("channel", key=True, description="only this channel")
+_BINS = _p("bins", ValueType.INTEGER,
+           description=f"scores out of {MIN_BINS}..{MAX_BINS} bins (default {DEFAULT_BINS})")
 TEXT, INT, DEC, BOOL, TIME, DATE = (ValueType.TEXT, ValueType.INTEGER, ValueType.DECIMAL,
                                    ValueType.BOOLEAN, ValueType.DATETIME, ValueType.DATE)
 
@@ -181,6 +184,11 @@ BUILTIN_FIELDS: tuple[SegmentField, ...] = (
                  params=(_p("type", key=True), _WINDOW)),
     SegmentField("consent", BOOL, "currently opted in on a channel (e.g. email, line, ads)",
                  params=(_p("channel", required=True, key=True),)),
+    *(SegmentField(f"rfm.{score}", INT, f"the RFM {what} score, 1 (worst) to bins, among "
+                   "the customers with orders", nullable=True, params=(_BINS,))
+      for score, what in (("r", "recency"), ("f", "frequency"), ("m", "monetary"))),
+    SegmentField("rfm.segment", TEXT, "the RFM segment (the default map)", nullable=True,
+                 params=(_BINS,)),
 )
 
 #: The built-in fields read from the customer's own row, without looking at other tables:
@@ -294,6 +302,8 @@ def _bind_args(field: SegmentField, args: dict[str, Any]) -> dict[str, Any]:
         if param.key and not _KEY.match(bound[param.name]):
             raise RuleError("rule", f"{where}: {value!r} may hold only letters, digits, "
                                     "'_' and '-' (at most 64)")
+    if not MIN_BINS <= bound.get("bins", DEFAULT_BINS) <= MAX_BINS:
+        raise RuleError("rule", f"{field.name}(bins) must be from {MIN_BINS} to {MAX_BINS}")
     if bound.get("within_days", 0) < 0:
         raise RuleError("rule", f"{field.name}(within_days) must be at least 0")
     if field.name == "bought" and ("sku" in bound) == ("category" in bound):

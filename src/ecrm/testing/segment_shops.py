@@ -32,7 +32,8 @@ AGES = (timedelta(0), SECOND, DAY - SECOND, DAY, DAY + SECOND, 7 * DAY, 30 * DAY
         30 * DAY + SECOND, 90 * DAY, 365 * DAY, -DAY)
 DAYS = (-1, 0, 1, 2, 7, 29, 30, 31, 90, 365)
 TEXTS = ("gold", "Gold", "gold ", "g%ld", "g_ld", "ゴールド", "東京都", "神奈川県", "web",
-         "sns", "@shop.example", "A", "x")
+         "sns", "@shop.example", "A", "x", "new", "lost", "champions", "hibernating",
+         "potential_loyalist")
 AMOUNTS = ("0", "999", "1000", "1000.5", "1500", "2000", "2999", "3000", "4500.25")
 SKUS, CATEGORIES = ("A", "B", "a"), ("books", "food")
 CHANNELS = ("web", "sns", "store")
@@ -206,6 +207,7 @@ _PARAMS: dict[str, st.SearchStrategy[Any]] = {
     "category": st.sampled_from(CATEGORIES),
     "key": st.sampled_from(("rank", "missing")),
     "type": st.sampled_from(("complaint", "inquiry")),
+    "bins": st.sampled_from((2, 3, 5, 10)),
 }
 
 

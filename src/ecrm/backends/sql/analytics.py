@@ -12,10 +12,12 @@ from ecrm.backends.sql import tables
 from ecrm.backends.sql.analytics_carts import SQLCartQueries
 from ecrm.backends.sql.analytics_cohorts import SQLCohortQueries
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
+from ecrm.backends.sql.rfm import rfm_query
 from ecrm.batching import chunks
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerTotals, OrderStatus
+from ecrm.domain.rfm import RFMRow, RFMScorer
 
 o = tables.orders
 
@@ -58,3 +60,10 @@ class SQLAnalyticsQueries(SQLCohortQueries, _TenantScoped):
     def funnel(self, steps: Sequence[FunnelStep], start: datetime, end: datetime,
                within: timedelta | None) -> list[int]:
         return self._carts().funnel(steps, start, end, within)
+    def rfm(self, as_of: datetime, currency: str, scorer: RFMScorer) -> list[RFMRow]:
+        query = rfm_query(self._tenant, as_of, currency, scorer.bins,
+                          self._conn.dialect.name)
+        make = scorer.row
+        return [make(customer_id, days, count, from_minor(int(money), currency), r, f, m)
+                for customer_id, days, count, money, r, f, m
+                in self._conn.execute(query.order_by("customer_id"))]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import LargeBinary, and_, cast, false, func, not_, or_, true
+from sqlalchemy import LargeBinary, and_, cast, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.domain.segment_rules import LIST_OPS, NULL_TESTS, Op
@@ -116,6 +116,31 @@ class Money:
 
     def _present(self) -> Clause:
         return self.minor.is_not(None) if self.nullable else true()  # type: ignore[no-any-return]
+
+
+@attrs.frozen
+class Keyed:
+    """A value a derived table holds for some customers, keyed by customer id (``key``),
+    such as RFM scores ranked over the whole shop: compared as ``customer IN (SELECT key
+    FROM table WHERE value op target)``, uncorrelated, so the database works the table
+    out once, not once per customer. A customer the table leaves out has no value;
+    whether there is one is ``present``, a test of the customer's own rows (cheaper
+    than a NOT IN over the whole table)."""
+
+    customer: Any
+    key: Any
+    value: Any
+    present: Clause
+    text_dialect: str | None = None
+
+    def compare(self, op: Op, value: Any) -> Clause:
+        if op is Op.IS_NULL:
+            return not_(self.present)
+        if op is Op.IS_NOT_NULL:
+            return self.present
+        keys = select(self.key)
+        test = Scalar(self.value, nullable=False, text_dialect=self.text_dialect)
+        return self.customer.in_(keys.where(test.compare(op, value)))  # type: ignore[no-any-return]
 
 
 @attrs.frozen

@@ -33,11 +33,13 @@ from sqlalchemy import (
 
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import _TenantScoped
+from ecrm.backends.sql.rfm import rfm_query, segment_case
 from ecrm.backends.sql.segment_compare import (
     MYSQL,
     Clause,
     Descending,
     Flag,
+    Keyed,
     Scalar,
     birthdays_back,
     days_back,
@@ -46,6 +48,7 @@ from ecrm.backends.sql.segment_orders import on_orders, orders_test
 from ecrm.domain.cases import ACTIVE
 from ecrm.domain.interactions import InteractionKind
 from ecrm.domain.orders import OrderStatus
+from ecrm.domain.rfm import DEFAULT_BINS, DEFAULT_SEGMENTS
 from ecrm.domain.segment_eval import cheap_first
 from ecrm.domain.segment_fields import FieldRegistry, RuleContext, ValueType
 from ecrm.domain.segment_rules import And, Condition, Not, Or, Rule
@@ -271,6 +274,19 @@ def _consent(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> 
                                 k.c.channel == args["channel"], k.c.granted.is_(True)))
 
 
+def _rfm(column: str) -> Builder:
+    def build(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
+        bins, dialect = args.get("bins", DEFAULT_BINS), q._conn.dialect.name
+        scores = rfm_query(q._tenant, context.as_of, context.currency, bins,
+                           dialect).subquery()
+        ordered = exists().where(*q.orders_where({}, context))
+        if column == "segment":
+            return Keyed(c.c.id, scores.c.customer_id,
+                         segment_case(scores.c, DEFAULT_SEGMENTS, bins), ordered, dialect)
+        return Keyed(c.c.id, scores.c.customer_id, scores.c[column], ordered)
+    return build
+
+
 _BUILTIN: dict[str, Builder] = {
     **{name: _column(name, "text") for name in (
         "email", "name", "kana_name", "phone", "external_id", "gender", "country",
@@ -294,4 +310,5 @@ _BUILTIN: dict[str, Builder] = {
     "cases.open": _cases(opened=False),
     "cases.count": _cases(opened=True),
     "consent": _consent,
+    **{f"rfm.{name}": _rfm(name) for name in ("r", "f", "m", "segment")},
 }

@@ -3,6 +3,7 @@
 from ecrm.testing.conformance.analytics import AnalyticsContract
 from ecrm.testing.conformance.analytics_cohorts import CohortAnalyticsContract
 from ecrm.testing.conformance.analytics_journeys import JourneyAnalyticsContract
+from ecrm.testing.conformance.analytics_rfm import RFMContract
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
@@ -29,7 +30,7 @@ class BackendConformanceSuite(
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
     SegmentContract, SegmentServiceContract, AnalyticsContract,
-    JourneyAnalyticsContract, CohortAnalyticsContract,
+    JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
