@@ -29,7 +29,7 @@ from sqlalchemy import BigInteger, Integer, String, and_, case, cast, func, lite
 from sqlalchemy.sql import Select
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.segment_compare import MYSQL
+from ecrm.backends.sql.segment_compare import MYSQL, integer_division
 from ecrm.backends.sql.types import UTCDateTime
 from ecrm.domain.orders import OrderStatus
 from ecrm.domain.rfm import RFMSegmentMap
@@ -38,7 +38,6 @@ o = tables.orders
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _US_PER_DAY = 86_400_000_000
 _MICROSECOND = timedelta(microseconds=1)
-_MULTIPLY = 8  # SQLAlchemy's precedence of * and /
 
 
 def rfm_query(tenant: str, as_of: datetime, currency: str, bins: int, dialect: str
@@ -104,12 +103,3 @@ def whole_days(time: Any, as_of: datetime, dialect: str) -> Any:
 
 def _mysql_micros(time: Any) -> Any:
     return func.to_seconds(time) * 1_000_000 + func.microsecond(time)
-
-
-def integer_division(total: Any, count: Any, dialect: str) -> Any:
-    """``total // count`` for non-negative integers: ``/`` of two integers on SQLite and
-    PostgreSQL, ``DIV`` on MySQL/MariaDB (where SQLAlchemy's ``//`` is FLOOR of a
-    rounded decimal)."""
-    if dialect in MYSQL:  # DIV binds as * and /: an operand like a - b is parenthesised
-        return total.op("DIV", precedence=_MULTIPLY, return_type=BigInteger)(count)
-    return total // count

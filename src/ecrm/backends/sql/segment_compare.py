@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-from sqlalchemy import LargeBinary, and_, cast, false, func, not_, or_, select, true
+from sqlalchemy import BigInteger, LargeBinary, and_, cast, false, func, not_, or_, select, true
 from sqlalchemy.sql import ColumnElement
 
 from ecrm.domain.segment_rules import LIST_OPS, NULL_TESTS, Op
@@ -202,3 +202,15 @@ def birthdays_back(today: date) -> Callable[[int], Any]:
 
 def _leap(year: int) -> bool:
     return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+
+
+_MULTIPLY = 8  # SQLAlchemy's precedence of * and /
+
+
+def integer_division(total: Any, count: Any, dialect: str) -> Any:
+    """``total // count`` for non-negative integers: ``/`` of two integers on SQLite and
+    PostgreSQL, ``DIV`` on MySQL/MariaDB (where SQLAlchemy's ``//`` is FLOOR of a
+    rounded decimal)."""
+    if dialect in MYSQL:  # DIV binds as * and /: an operand like a - b is parenthesised
+        return total.op("DIV", precedence=_MULTIPLY, return_type=BigInteger)(count)
+    return total // count

@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 from sqlalchemy import (
+    BigInteger,
     String,
     and_,
     case,
@@ -35,7 +36,6 @@ from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import _TenantScoped
 from ecrm.backends.sql.rfm import rfm_query, segment_case
 from ecrm.backends.sql.segment_compare import (
-    MYSQL,
     Clause,
     Descending,
     Flag,
@@ -43,6 +43,7 @@ from ecrm.backends.sql.segment_compare import (
     Scalar,
     birthdays_back,
     days_back,
+    integer_division,
 )
 from ecrm.backends.sql.segment_orders import on_orders, orders_test
 from ecrm.domain.cases import ACTIVE
@@ -160,13 +161,13 @@ class SQLSegmentQuery(_TenantScoped):
         return [false()] if bound is None else [time >= bound]
 
     def integer_division(self, total: Any, count: Any) -> Any:
-        """``total // count`` for non-negative integers, on every dialect."""
+        """``total // count`` for non-negative integers on every dialect; NULL when
+        ``count`` is 0. (SQLAlchemy's ``/`` is true division on SQLite.)"""
+        divisor = func.nullif(count, 0, type_=BigInteger)
         dialect = self._conn.dialect.name
-        if dialect == "postgresql":
-            return func.div(total, func.nullif(count, 0))
-        if dialect in MYSQL:
-            return total.op("DIV")(func.nullif(count, 0))
-        return total / func.nullif(count, 0)
+        if dialect == "postgresql":  # sum() of bigint is numeric there, and / exact
+            return func.div(total, divisor)
+        return integer_division(total, divisor, dialect)
 
 
 def _orders_together(rule: And | Or, fields: FieldRegistry) -> list[Rule]:

@@ -7,12 +7,14 @@ import csv
 import hashlib
 import io
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import func
 
 from ecrm.crm import CRM
+from ecrm.domain.orders import OrderLine
 from ecrm.domain.segment_fields import SegmentField, ValueType
 from ecrm.domain.segment_rules import F, RuleError
 from ecrm.domain.segments import MembershipChangeKind, SegmentKind
@@ -52,6 +54,17 @@ class SegmentServiceContract(ContractBase):
                 record(crm, f"{name}-{n}", customer.id, days=n)
         crm.clock.set(START + timedelta(days=10))  # type: ignore[attr-defined]
         return ids
+
+    def test_average_order_value_rounds_down_to_the_minor_unit(self, crm: CRM) -> None:
+        """(100 + 100 + 101) / 3 yen is 100 yen, never 100.33 (SQLite once divided
+        exactly, so ``== 100`` selected nobody there)."""
+        customer = crm.customers.create(name="Mio")
+        for n, price in enumerate((100, 100, 101)):
+            record(crm, f"avg-{n}", customer.id, days=n,
+                   lines=[OrderLine("SKU-1", 1, Decimal(price))])
+        crm.clock.set(START + timedelta(days=10))  # type: ignore[attr-defined]
+        assert crm.segments.evaluate("orders.average_value == 100") == [customer.id]
+        assert crm.segments.count("orders.average_value > 100") == 0
 
     def test_the_three_forms_select_the_same_customers(self, crm: CRM) -> None:
         ids = self._shop(crm)
