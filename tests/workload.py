@@ -331,3 +331,6 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     fresh = [crm.customers.create(name=f"AB{i}").id for i in range(3)]
     crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
+    crm.analytics.historical_value(as_of=WHEN + timedelta(days=1))
+    for tz in ("UTC", "America/New_York"):  # one offset; a CASE over DST changes
+        crm.analytics.clv_summary(calibration_end=WHEN + timedelta(days=400), tz=tz)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Protocol
 
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
@@ -18,6 +18,7 @@ from ecrm.domain.consent import Consent, ConsentChange
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
+from ecrm.domain.lifetime import CustomerHistory, PurchaseDays
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.referrals import Referral
@@ -537,6 +538,19 @@ class AnalyticsQueries(Protocol):
         """For each of ``customer_ids`` with orders in ``currency`` placed in
         ``[start, end)``: their number and net amount. Customers without any are left
         out."""
+
+    def customer_histories(self, currency: str, as_of: datetime) -> list[CustomerHistory]:
+        """Every customer with orders in ``currency`` placed at or before ``as_of``: how
+        many, their net amount, the first and last placing time; by customer id."""
+
+    def purchase_days(self, currency: str, until: datetime, tz: tzinfo
+                      ) -> list[PurchaseDays]:
+        """Every customer's orders in ``currency`` placed at or before ``until``, grouped
+        by calendar day in ``tz`` (a day's revenue is the net amount of its orders): the
+        first and last day, the number of days, the revenue of all days and of the first
+        day, and the first placing time; by customer id. SQL backends group in the
+        database, finding the day by adding the zone's UTC offset (see
+        :func:`ecrm.domain.lifetime.offset_schedule`)."""
 
 
 class UnitOfWork(Protocol):

@@ -8,13 +8,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecrm.backends.memory_lifetime import MemoryLifetimeQueries
 from ecrm.domain.orders import CustomerTotals, OrderStatus
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
 
 
-class MemoryAnalyticsQueries:
+class MemoryAnalyticsQueries(MemoryLifetimeQueries):
     """Aggregates computed from the tenant's dicts."""
 
     def __init__(self, data: _TenantData) -> None:

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
+from ecrm.backends.sql.analytics_lifetime import SQLLifetimeQueries
+from ecrm.backends.sql.repositories import IN_CHUNK
 from ecrm.batching import chunks
 from ecrm.domain.money import from_minor
 from ecrm.domain.orders import CustomerTotals, OrderStatus
@@ -17,7 +18,7 @@ from ecrm.domain.orders import CustomerTotals, OrderStatus
 o = tables.orders
 
 
-class SQLAnalyticsQueries(_TenantScoped):
+class SQLAnalyticsQueries(SQLLifetimeQueries):
     """Aggregates over the tenant's rows, pushed down to the database."""
 
     def order_totals(self, customer_ids: Collection[str], start: datetime, end: datetime,

@@ -10,6 +10,7 @@ from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.interactions import InteractionContract, TimelineContract
+from ecrm.testing.conformance.lifetime import LifetimeValueContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
 from ecrm.testing.conformance.plugins import PluginContract
@@ -26,7 +27,7 @@ class BackendConformanceSuite(
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
-    SegmentContract, SegmentServiceContract, AnalyticsContract,
+    SegmentContract, SegmentServiceContract, AnalyticsContract, LifetimeValueContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
