@@ -9,8 +9,8 @@ work done by hand and by the ``lifetimes`` package, on the synthetic shop, in th
 - fit: ``BetaGeoModel.fit`` against ``lifetimes.BetaGeoFitter.fit`` and against a plain
   scipy fit (the per-customer log-likelihood, no grouping and no gradient, minimised with
   Nelder-Mead as lifetimes once did), on the shop's summary and on a simulated BG/NBD
-  population of 200,000 customers with times in fractions of a week (where grouping
-  identical rows saves nothing). Every side must find the same parameters;
+  population of 200,000 customers (at scale 1.0) with times in fractions of a week (where
+  grouping identical rows saves nothing). Every side must find the same parameters;
 - lifetime value: ``predict_clv`` (12 periods of 4.345 weeks, 1% a period) against
   lifetimes' ``customer_lifetime_value`` with the same fitted models.
 
@@ -44,6 +44,7 @@ from benchmarks.generator import JST, ShopParams, ensure_dataset
 from benchmarks.segments import as_of_time, sqlite_store
 
 TZ = "Asia/Tokyo"
+#: Customers of the simulated population at scale 1.0 (it scales with --scale).
 SIMULATED = 200_000
 #: The period lifetimes' customer_lifetime_value uses for a month of weeks (freq="W").
 MONTH_OF_WEEKS = 4.345
@@ -53,7 +54,7 @@ SELECT customer_id, min(day), max(day), count(*), sum(revenue),
        sum(CASE WHEN day = first_day THEN revenue ELSE 0 END)
 FROM (SELECT customer_id, day, sum(net) AS revenue,
              min(day) OVER (PARTITION BY customer_id) AS first_day
-      FROM (SELECT customer_id, date(placed_at, '+32400 seconds') AS day,
+      FROM (SELECT customer_id, date(substr(placed_at, 1, 19), '+32400 seconds') AS day,
                    total_minor - refunded_minor AS net
             FROM ecrm_orders
             WHERE tenant_id = :tenant AND currency = :currency AND status != 'cancelled'
@@ -277,8 +278,9 @@ def run_all(params: ShopParams, repeat: int) -> dict[str, Any]:
     x = np.array([r.frequency for r in summary], dtype=float)
     tx = np.array([r.recency for r in summary])
     T = np.array([r.age for r in summary])
+    simulated = max(1000, round(SIMULATED * params.scale))
     populations = {f"shop summary ({len(x):,} customers)": (x, tx, T),
-                   f"simulated ({SIMULATED:,} customers)": simulated_population(SIMULATED)}
+                   f"simulated ({simulated:,} customers)": simulated_population(simulated)}
     for label, (px, ptx, pT) in populations.items():
         sides = {"ecrm": ecrm_fit(px, ptx, pT)}
         if lifetimes:

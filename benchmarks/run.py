@@ -1,5 +1,6 @@
 """Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
-points earn/redeem (on SQLite, and on PostgreSQL when given a URL) and segments.
+points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments and lifetime
+value.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
@@ -12,7 +13,7 @@ import os
 import platform
 import time
 
-from benchmarks import import_time, ingest, loyalty, segments
+from benchmarks import clv, import_time, ingest, loyalty, segments
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -54,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     loyalty.compare_all(args.postgres, args.ops, args.repeat)
     print()
     segments.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
+    print()
+    clv.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
 
 
 if __name__ == "__main__":

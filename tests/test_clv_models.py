@@ -276,3 +276,5 @@ def test_bad_clv_terms_are_refused() -> None:
         predict_clv(summary([]), **terms)
     with pytest.raises(ValidationError, match="CLVSummary"):
         predict_clv([(1, 2.0, 3.0, 10.0)], **terms)
+    with pytest.raises(ValidationError, match="value"):
+        predict_clv(good, transactions=PUBLISHED, value=PUBLISHED)

@@ -102,6 +102,7 @@ DAYS = (date(2025, 12, 31), date(2026, 3, 7), date(2026, 3, 8), date(2026, 3, 9)
 MIDNIGHTS = {name: [datetime.combine(day, time(0), ZoneInfo(name)).astimezone(timezone.utc)
                     for day in DAYS] for name in ZONES}
 NUDGES = (timedelta(0), timedelta(seconds=-1), timedelta(microseconds=1),
+          timedelta(microseconds=-1), timedelta(microseconds=-600),
           timedelta(minutes=-30), timedelta(hours=1), timedelta(hours=23))
 
 
@@ -189,3 +190,17 @@ def test_offset_schedules_find_every_change_to_the_second() -> None:
     lord_howe = offset_schedule(ZoneInfo("Australia/Lord_Howe"), start,
                                 datetime(2026, 6, 1, tzinfo=timezone.utc))
     assert [offset for _, offset in lord_howe.changes] == [11 * 3600, 10 * 3600 + 1800]
+
+
+def test_predict_clv_checks_its_terms_before_any_work() -> None:
+    from ecrm.errors import ValidationError
+
+    crm = CRM(MemoryBackend())
+    with pytest.raises(ValidationError, match="calibration_end"):
+        crm.analytics.predict_clv()
+    with pytest.raises(ValidationError, match="horizon"):
+        crm.analytics.predict_clv(calibration_end=cdnow.CALIBRATION_END, horizon=0)
+    with pytest.raises(ValidationError, match="period"):
+        crm.analytics.predict_clv(calibration_end=cdnow.CALIBRATION_END, period="fortnight")
+    with pytest.raises(ValidationError, match="summary: has no customers"):
+        crm.analytics.predict_clv(calibration_end=cdnow.CALIBRATION_END)

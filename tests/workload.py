@@ -332,5 +332,7 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
     crm.analytics.ab_test({"A": [customer_id, fresh[0]], "B": fresh[1:]},
                           start=WHEN - timedelta(days=365), end=WHEN + timedelta(days=365))
     crm.analytics.historical_value(as_of=WHEN + timedelta(days=1))
-    for tz in ("UTC", "America/New_York"):  # one offset; a CASE over DST changes
-        crm.analytics.clv_summary(calibration_end=WHEN + timedelta(days=400), tz=tz)
+    for tz, start in (("UTC", None), ("America/New_York", WHEN - timedelta(days=30))):
+        # One offset; a CASE over DST changes, and a cohort start.
+        crm.analytics.clv_summary(calibration_end=WHEN + timedelta(days=400), tz=tz,
+                                  observation_start=start)

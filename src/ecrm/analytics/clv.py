@@ -27,7 +27,7 @@ except ImportError as error:  # pragma: no cover - tested in a subprocess withou
         f'with the predict extra: pip install "ecrm[predict]"', name=error.name) from error
 
 from ecrm.analytics.lifetime import CLVRow, CLVSummary, CLVTable
-from ecrm.domain.lifetime import unit_days
+from ecrm.domain.lifetime import clv_terms
 from ecrm.domain.money import CURRENCY_EXPONENTS
 from ecrm.errors import ECRMError, ValidationError
 
@@ -461,18 +461,15 @@ def predict_clv(summary: CLVSummary, *, horizon: int = 12,
     :raises ValidationError: an empty summary, a horizon that is not a whole number
         >= 1, a bad period or a discount rate that is negative or not finite.
     """
+    period_name, period_days, discount_rate = clv_terms(horizon, period, discount_rate)
+    for name, model, kind in (("transactions", transactions, BetaGeoModel),
+                              ("value", value, GammaGammaModel)):
+        if model is not None and not isinstance(model, kind):
+            raise ValidationError(name, f"expected a {kind.__name__}, got "
+                                  f"{type(model).__name__}")
     x, tx, T, zbar = _summary_arrays(summary)
-    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
-        raise ValidationError("horizon", "must be a whole number of periods >= 1")
-    try:
-        period_name, period_days = unit_days(period)
-    except ValidationError as error:
-        raise ValidationError("period", error.message) from None
-    if isinstance(discount_rate, bool) or not isinstance(discount_rate, (int, float)) \
-            or not np.isfinite(discount_rate) or discount_rate < 0:
-        raise ValidationError("discount_rate", "must be a finite number >= 0 (per period)")
-    transactions = transactions or BetaGeoModel().fit(x, tx, T)
-    value = value or GammaGammaModel().fit(x, zbar)
+    transactions = transactions if transactions is not None else BetaGeoModel().fit(x, tx, T)
+    value = value if value is not None else GammaGammaModel().fit(x, zbar)
     length = period_days / summary.unit_days
     # E[X(t)] = P(alive) E[X(t) | alive], and the latter depends on (x, T) alone: work
     # it out once per distinct pair and period end, with 2F1 the costly part.
@@ -490,7 +487,7 @@ def predict_clv(summary: CLVSummary, *, horizon: int = 12,
                    float(alive[i]), float(purchases[i]), _money(spend[i], places),
                    _money(discounted[i] * spend[i], places))
             for i, row in enumerate(summary.rows)]
-    return CLVTable(rows, summary, horizon, period_name, length, float(discount_rate),
+    return CLVTable(rows, summary, horizon, period_name, length, discount_rate,
                     transactions, value)
 
 

@@ -17,6 +17,7 @@ import attrs
 from ecrm.domain import validation as check
 from ecrm.domain.lifetime import (
     PurchaseDays,
+    clv_terms,
     local_day,
     unit_days,
     zone,
@@ -173,10 +174,10 @@ class LifetimeValueAnalysis:
         where = zone(tz)
         currency = self._crm.currency
         found = self._crm.transact(
-            lambda uow: uow.analytics.purchase_days(currency, end, where), read_only=True)
+            lambda uow: uow.analytics.purchase_days(currency, end, where, start),
+            read_only=True)
         last_day = local_day(end, where)
-        rows = [_summary_row(days, last_day, length, currency) for days in found
-                if start is None or days.first_order_at >= start]
+        rows = [_summary_row(days, last_day, length, currency) for days in found]
         return CLVSummary(rows, end, start, unit, length, zone_name(where), currency)
 
     def predict_clv(self, summary: CLVSummary | None = None, *,
@@ -203,6 +204,7 @@ class LifetimeValueAnalysis:
         """
         from ecrm.analytics import clv
 
+        clv_terms(horizon, period, discount_rate)  # before any work
         if summary is None:
             if calibration_end is None:
                 raise ValidationError("calibration_end", "is required without a summary")

@@ -543,13 +543,14 @@ class AnalyticsQueries(Protocol):
         """Every customer with orders in ``currency`` placed at or before ``as_of``: how
         many, their net amount, the first and last placing time; by customer id."""
 
-    def purchase_days(self, currency: str, until: datetime, tz: tzinfo
-                      ) -> list[PurchaseDays]:
+    def purchase_days(self, currency: str, until: datetime, tz: tzinfo,
+                      since: datetime | None = None) -> list[PurchaseDays]:
         """Every customer's orders in ``currency`` placed at or before ``until``, grouped
         by calendar day in ``tz`` (a day's revenue is the net amount of its orders): the
-        first and last day, the number of days, the revenue of all days and of the first
-        day, and the first placing time; by customer id. SQL backends group in the
-        database, finding the day by adding the zone's UTC offset (see
+        first and last day, the number of days, and the revenue of all days and of the
+        first day; by customer id. With ``since``, customers whose first such order was
+        placed before it are left out. SQL backends group in the database, finding the
+        day by adding the zone's UTC offset (see
         :func:`ecrm.domain.lifetime.offset_schedule`)."""
 
 

@@ -40,8 +40,8 @@ class MemoryLifetimeQueries:
                 seen[3] = max(seen[3], order.placed_at)
         return [CustomerHistory(cid, *found[cid]) for cid in sorted(found)]
 
-    def purchase_days(self, currency: str, until: datetime, tz: tzinfo
-                      ) -> list[PurchaseDays]:
+    def purchase_days(self, currency: str, until: datetime, tz: tzinfo,
+                      since: datetime | None = None) -> list[PurchaseDays]:
         days: dict[str, dict[date, Decimal]] = {}
         first_at: dict[str, datetime] = {}
         for order in self._counted(currency, until):
@@ -53,9 +53,10 @@ class MemoryLifetimeQueries:
                 first_at[cid] = order.placed_at
         rows = []
         for cid in sorted(days):
+            if since is not None and first_at[cid] < since:
+                continue
             mine = days[cid]
             first, last = min(mine), max(mine)
             rows.append(PurchaseDays(cid, first, last, len(mine),
-                                     sum(mine.values(), Decimal(0)), mine[first],
-                                     first_at[cid]))
+                                     sum(mine.values(), Decimal(0)), mine[first]))
         return rows

@@ -39,9 +39,8 @@ class CustomerHistory:
 @attrs.frozen
 class PurchaseDays:
     """One customer's counted orders up to the end of a calibration period, grouped by
-    calendar day: the first and last purchase day, how many distinct days, the net
-    revenue of all of them and of the first day alone, and when the first order was
-    placed."""
+    calendar day: the first and last purchase day, how many distinct days, and the net
+    revenue of all of them and of the first day alone."""
 
     customer_id: str
     first_day: date
@@ -49,7 +48,6 @@ class PurchaseDays:
     days: int
     revenue: Decimal
     first_day_revenue: Decimal
-    first_order_at: datetime
 
 
 def unit_days(time_unit: object) -> tuple[str, float]:
@@ -69,6 +67,26 @@ def unit_days(time_unit: object) -> tuple[str, float]:
         return str(time_unit), time_unit / timedelta(days=1)
     raise ValidationError("time_unit", f"expected a unit name or a timedelta, got "
                           f"{type(time_unit).__name__}")
+
+
+def clv_terms(horizon: object, period: object, discount_rate: object
+              ) -> tuple[str, float, float]:
+    """The terms of a lifetime-value prediction checked: ``(period label, period length
+    in days, discount rate)``.
+
+    :raises ValidationError: a horizon that is not a whole number >= 1, a period that
+        :func:`unit_days` refuses, a discount rate that is negative or not finite.
+    """
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        raise ValidationError("horizon", "must be a whole number of periods >= 1")
+    try:
+        label, days = unit_days(period)
+    except ValidationError as error:
+        raise ValidationError("period", error.message) from None
+    if isinstance(discount_rate, bool) or not isinstance(discount_rate, int | float) \
+            or not math.isfinite(discount_rate) or discount_rate < 0:
+        raise ValidationError("discount_rate", "must be a finite number >= 0 (per period)")
+    return label, days, float(discount_rate)
 
 
 def zone(tz: object) -> tzinfo:

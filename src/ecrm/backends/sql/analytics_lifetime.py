@@ -7,7 +7,7 @@ never changed over the orders' span, else a ``CASE`` over the instants it change
 :func:`ecrm.domain.lifetime.offset_schedule`) is added to the stored UTC time and the
 date taken, with each database's own date arithmetic::
 
-    SQLite      date(placed_at, <offset> || ' seconds')
+    SQLite      date(substr(placed_at, 1, 19), <offset> || ' seconds')
     PostgreSQL  CAST(placed_at + <offset> * INTERVAL '1 second' AS DATE)
     MariaDB     DATE(DATE_ADD(placed_at, INTERVAL (<offset>) SECOND))
 
@@ -52,7 +52,10 @@ def _postgresql(element: shifted_date, compiler: Any, **kw: Any) -> str:
 @compiles(shifted_date, "sqlite")
 def _sqlite(element: shifted_date, compiler: Any, **kw: Any) -> str:
     at, seconds = (compiler.process(part, **kw) for part in element.clauses)
-    return f"date({at}, ({seconds}) || ' seconds')"
+    # SQLite's date arithmetic works in whole milliseconds, rounded: 23:59:59.9999 would
+    # land on the next day. The stored text ('YYYY-MM-DD HH:MM:SS.ffffff') cut to whole
+    # seconds cannot cross midnight, and offsets are whole seconds.
+    return f"date(substr({at}, 1, 19), ({seconds}) || ' seconds')"
 
 
 @compiles(shifted_date, "mysql")
@@ -87,8 +90,8 @@ class SQLLifetimeQueries(_TenantScoped):
         return [CustomerHistory(cid, count, from_minor(int(net), currency), first, last)
                 for cid, count, net, first, last in self._conn.execute(query)]
 
-    def purchase_days(self, currency: str, until: datetime, tz: tzinfo
-                      ) -> list[PurchaseDays]:
+    def purchase_days(self, currency: str, until: datetime, tz: tzinfo,
+                      since: datetime | None = None) -> list[PurchaseDays]:
         counted = self._counted(currency, until)
         earliest = self._conn.execute(select(func.min(o.c.placed_at)).where(*counted)
                                       ).scalar()
@@ -101,19 +104,21 @@ class SQLLifetimeQueries(_TenantScoped):
             (o.c.total_minor - o.c.refunded_minor).label("net"),
             o.c.placed_at,
         ).where(*counted).subquery("counted_orders")
-        days = select(
-            orders.c.customer_id, orders.c.day,
-            func.sum(orders.c.net).label("revenue"),
-            func.min(orders.c.placed_at).label("first_at"),
-            func.min(orders.c.day).over(partition_by=orders.c.customer_id).label("first_day"),
-        ).group_by(orders.c.customer_id, orders.c.day).subquery("purchase_days")
+        per_day = [orders.c.customer_id, orders.c.day, func.sum(orders.c.net).label("revenue"),
+                   func.min(orders.c.day).over(partition_by=orders.c.customer_id)
+                   .label("first_day")]
+        if since is not None:
+            per_day.append(func.min(orders.c.placed_at).label("first_at"))
+        days = (select(*per_day).group_by(orders.c.customer_id, orders.c.day)
+                .subquery("purchase_days"))
         query = (select(
             days.c.customer_id, func.min(days.c.day), func.max(days.c.day), func.count(),
             func.sum(days.c.revenue),
             func.sum(case((days.c.day == days.c.first_day, days.c.revenue), else_=0)),
-            func.min(days.c.first_at),
         ).group_by(days.c.customer_id).order_by(days.c.customer_id))
+        if since is not None:
+            query = query.having(func.min(days.c.first_at) >= since)
         return [PurchaseDays(cid, first, last, count, from_minor(int(revenue), currency),
-                             from_minor(int(first_revenue), currency), first_at)
-                for cid, first, last, count, revenue, first_revenue, first_at
+                             from_minor(int(first_revenue), currency))
+                for cid, first, last, count, revenue, first_revenue
                 in self._conn.execute(query)]

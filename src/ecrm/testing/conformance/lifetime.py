@@ -17,6 +17,7 @@ from ecrm.testing.conformance.base import ContractBase
 UTC = timezone.utc
 #: The end of April 2026 in Tokyo: 14:59:59 UTC, the 30th in both zones.
 END = datetime(2026, 4, 30, 23, 59, 59, tzinfo=timezone(timedelta(hours=9)))
+MICROSECOND = timedelta(microseconds=1)
 
 
 def at(month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -38,7 +39,8 @@ def lifetime_shop(crm: CRM) -> dict[str, str]:
     ids = {name: crm.customers.create(name=name).id for name in "ABCDE"}
     buy(crm, "a1", ids["A"], at(4, 1), 1000)          # 09:00 in Tokyo
     buy(crm, "a2", ids["A"], at(4, 1, 15, 30), 500)   # 00:30 on the 2nd in Tokyo
-    buy(crm, "a3", ids["A"], at(4, 8, 14, 59), 300)   # 23:59 on the 8th in Tokyo
+    buy(crm, "a3", ids["A"], at(4, 8, 15) - MICROSECOND, 300)  # 23:59:59.999999, 8th
+
     buy(crm, "a4", ids["A"], at(4, 8, 15, 0), 200)    # 00:00 on the 9th in Tokyo
     buy(crm, "a5", ids["A"], at(4, 20), 9000)
     crm.orders.cancel("a5")
