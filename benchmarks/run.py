@@ -1,6 +1,6 @@
 """Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
-points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments, RFM and
-cohorts.
+points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments, RFM,
+cohorts and lifetime value.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
@@ -13,7 +13,7 @@ import os
 import platform
 import time
 
-from benchmarks import cohorts, import_time, ingest, loyalty, rfm, segments
+from benchmarks import clv, cohorts, import_time, ingest, loyalty, rfm, segments
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     rfm.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
     cohorts.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
+    clv.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "business-hours.md",
          "email-parsing.md", "cases.md", "inbound.md", "channel-plugins.md", "consent.md",
          "segments.md", "analytics.md", "analytics-journeys.md", "analytics-cohorts.md",
-         "analytics-channels.md", "analytics-rfm.md"]
+         "analytics-channels.md", "analytics-rfm.md",
+         "analytics-clv.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 

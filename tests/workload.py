@@ -345,6 +345,11 @@ def exercise_analytics(crm: CRM, customer_id: str) -> None:
                           {"kind": "order", "channel": "web", "sku": "S"}],
                          **year, within=timedelta(days=30))
 
+    crm.analytics.historical_value(as_of=WHEN + timedelta(days=1))
+    for tz, start in (("UTC", None), ("America/New_York", WHEN - timedelta(days=30))):
+        # One offset; a CASE over DST changes, and a cohort start.
+        crm.analytics.clv_summary(calibration_end=WHEN + timedelta(days=400), tz=tz,
+                                  observation_start=start)
 
 def exercise_cohort_analytics(crm: CRM) -> None:
     """Cohorts, repeat purchase, churn and channels, each in every form it has."""

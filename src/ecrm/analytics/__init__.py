@@ -3,7 +3,8 @@
 ``crm.analytics`` (:class:`Analytics`) answers questions about the shop's own data; the
 statistics behind the A/B tests are plain functions here too. Importing this package
 stays light: the predictive models that need numpy and scipy live in modules of their
-own, installed with the ``predict`` extra.
+own (:mod:`ecrm.analytics.clv`: BG/NBD and Gamma-Gamma), installed with the ``predict``
+extra.
 """
 
 from ecrm.analytics.experiments import ABTestReport, VariantRow
@@ -14,6 +15,14 @@ from ecrm.analytics.journeys import (
     FunnelTable,
     JourneyRow,
     JourneyTable,
+)
+from ecrm.analytics.lifetime import (
+    CLVRow,
+    CLVSummary,
+    CLVSummaryRow,
+    CLVTable,
+    HistoricalValueRow,
+    HistoricalValueTable,
 )
 from ecrm.analytics.service import Analytics
 from ecrm.domain.ab_tests import (
@@ -50,38 +59,44 @@ from ecrm.domain.rfm import (
 )
 
 __all__ = [
-    "MAX_PERIODS",
     "ABTestReport",
     "Analytics",
     "CartAbandonmentReport",
     "CartFigures",
-    "FunnelRow",
-    "FunnelStep",
-    "FunnelTable",
-    "JourneyRow",
-    "JourneyTable",
     "ChannelPeriodRow",
     "ChannelPeriodTable",
     "ChannelRow",
     "ChannelTable",
     "ChurnReport",
     "ChurnRow",
+    "CLVRow",
+    "CLVSummary",
+    "CLVSummaryRow",
+    "CLVTable",
     "CohortRow",
     "CohortTable",
-    "GapBucket",
     "DEFAULT_SEGMENTS",
+    "FunnelRow",
+    "FunnelStep",
+    "FunnelTable",
+    "GapBucket",
+    "HistoricalValueRow",
+    "HistoricalValueTable",
+    "JourneyRow",
+    "JourneyTable",
+    "MAX_PERIODS",
     "MeanTest",
     "Period",
     "ProportionTest",
     "RepeatSummary",
+    "ResultTable",
     "RFMRow",
     "RFMSegmentMap",
     "RFMSegmentRule",
     "RFMTable",
-    "ResultTable",
-    "VariantRow",
     "sample_size_for_means",
     "sample_size_for_proportions",
     "two_proportion_test",
+    "VariantRow",
     "welch_t_test",
 ]

@@ -9,6 +9,7 @@ from ecrm.analytics.channels import ChannelAnalysis
 from ecrm.analytics.cohorts import CohortAnalysis
 from ecrm.analytics.experiments import ABTestAnalysis
 from ecrm.analytics.journeys import JourneyAnalysis
+from ecrm.analytics.lifetime import LifetimeValueAnalysis
 from ecrm.analytics.rfm import RFMAnalysis
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ class Analytics(
     CohortAnalysis,
     ChannelAnalysis,
     RFMAnalysis,
+    LifetimeValueAnalysis,
 ):
     """The ``crm.analytics`` capability: questions about the shop's customers and orders,
     answered as typed result tables. On SQL backends the heavy work runs in the

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
@@ -21,6 +21,7 @@ from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
 from ecrm.domain.customers import Account, Customer, CustomerMerge
 from ecrm.domain.interactions import Interaction
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
+from ecrm.domain.lifetime import CustomerHistory, PurchaseDays
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.periods import Periods
@@ -610,6 +611,19 @@ class AnalyticsQueries(CohortQueries, Protocol):
         their net amount in ``currency`` (orders in other currencies count 0), and the
         three scores out of ``scorer.bins`` by :func:`ecrm.domain.rfm.score` over all
         those customers (money ranked on minor units); ``scorer`` makes the rows."""
+    def customer_histories(self, currency: str, as_of: datetime) -> list[CustomerHistory]:
+        """Every customer with orders in ``currency`` placed at or before ``as_of``: how
+        many, their net amount, the first and last placing time; by customer id."""
+
+    def purchase_days(self, currency: str, until: datetime, tz: tzinfo,
+                      since: datetime | None = None) -> list[PurchaseDays]:
+        """Every customer's orders in ``currency`` placed at or before ``until``, grouped
+        by calendar day in ``tz`` (a day's revenue is the net amount of its orders): the
+        first and last day, the number of days, and the revenue of all days and of the
+        first day; by customer id. With ``since``, customers whose first such order was
+        placed before it are left out. SQL backends group in the database, finding the
+        day by adding the zone's UTC offset (see
+        :func:`ecrm.domain.lifetime.offset_schedule`)."""
 
 
 class UnitOfWork(Protocol):

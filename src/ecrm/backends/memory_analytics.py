@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ecrm.backends import memory_analytics_carts as carts
 from ecrm.backends.memory_analytics_cohorts import MemoryCohortQueries
+from ecrm.backends.memory_lifetime import MemoryLifetimeQueries
 from ecrm.backends.memory_rfm import rfm_rows
 from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.orders import CustomerTotals, OrderStatus
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
 
 
-class MemoryAnalyticsQueries(MemoryCohortQueries):
+class MemoryAnalyticsQueries(MemoryCohortQueries, MemoryLifetimeQueries):
     """Aggregates computed from the tenant's dicts."""
 
     def __init__(self, data: _TenantData) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.analytics_carts import SQLCartQueries
 from ecrm.backends.sql.analytics_cohorts import SQLCohortQueries
+from ecrm.backends.sql.analytics_lifetime import SQLLifetimeQueries
 from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
 from ecrm.backends.sql.rfm import rfm_query
 from ecrm.batching import chunks
@@ -22,7 +23,7 @@ from ecrm.domain.rfm import RFMRow, RFMScorer
 o = tables.orders
 
 
-class SQLAnalyticsQueries(SQLCohortQueries, _TenantScoped):
+class SQLAnalyticsQueries(SQLCohortQueries, SQLLifetimeQueries, _TenantScoped):
     """Aggregates over the tenant's rows, pushed down to the database."""
 
     def order_totals(self, customer_ids: Collection[str], start: datetime, end: datetime,

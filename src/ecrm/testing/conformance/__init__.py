@@ -13,6 +13,7 @@ from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.interactions import InteractionContract, TimelineContract
+from ecrm.testing.conformance.lifetime import LifetimeValueContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
 from ecrm.testing.conformance.plugins import PluginContract
@@ -31,6 +32,7 @@ class BackendConformanceSuite(
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
+    LifetimeValueContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
