@@ -17,7 +17,6 @@ printed with each round's ratio.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sqlite3
 import statistics
@@ -30,7 +29,13 @@ from typing import Any
 
 from benchmarks.baseline import utc_text
 from benchmarks.generator import ShopParams, ensure_dataset
-from benchmarks.segments import as_of_time, memory_store, sqlite_store, timed
+from benchmarks.segments import (
+    as_of_time,
+    backend_benchmark_main,
+    memory_store,
+    sqlite_store,
+    timed,
+)
 
 BINS = 5
 GOALS = {"sqlite": 1.5, "memory": 1.5, "memory peak": 1.5}
@@ -249,15 +254,7 @@ def run_all(params: ShopParams, repeat: int, backends: tuple[str, ...] = ("sqlit
 
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds")
-    parser.add_argument("--backend", choices=("sqlite", "memory"), action="append",
-                        help="measure only this backend (may be repeated)")
-    args = parser.parse_args(argv)
-    run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat,
-            tuple(args.backend or ("sqlite", "memory")))
+    backend_benchmark_main(run_all, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -299,15 +299,22 @@ def run_all(params: ShopParams, repeat: int, backends: tuple[str, ...] = ("sqlit
 
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    backend_benchmark_main(run_all, __doc__, argv)
+
+
+def backend_benchmark_main(run: Callable[..., Any], doc: str | None,
+                           argv: list[str] | None) -> None:
+    """The command line of a benchmark that runs ``run(params, repeat, backends)`` on
+    SQLite and memory: ``--scale``, ``--seed``, ``--repeat`` and ``--backend``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--repeat", type=int, default=5, help="alternating rounds")
     parser.add_argument("--backend", choices=("sqlite", "memory"), action="append",
                         help="measure only this backend (may be repeated)")
     args = parser.parse_args(argv)
-    run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat,
-            tuple(args.backend or ("sqlite", "memory")))
+    run(ShopParams(scale=args.scale, seed=args.seed), args.repeat,
+        tuple(args.backend or ("sqlite", "memory")))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 
 from ecrm import CRM, ManualClock
 from ecrm.backends.memory import MemoryBackend
-from ecrm.domain.orders import OrderLine
 from ecrm.domain.periods import (
     MAX_PERIODS,
     Period,
@@ -27,7 +26,7 @@ from ecrm.domain.periods import (
     span,
 )
 from ecrm.errors import ValidationError
-from ecrm.testing.segment_shops import ShopPlan, shops
+from ecrm.testing.segment_shops import ShopPlan, record_orders, shops
 
 BACKENDS = ["sqlite_backend", "postgres_backend", "mysql_backend"]
 #: Zones with daylight saving (New York; Santiago, whose clocks skip midnight; Lord
@@ -45,17 +44,8 @@ def load_orders(crm: CRM, plan: ShopPlan) -> None:
     else of the plan, which no analysis here reads."""
     for number, person in enumerate(plan.customers):
         customer = crm.customers.create(external_id=f"c{number}")
-        for n, order in enumerate(person.orders):
-            order_id = f"c{number}-o{n}"
-            crm.orders.record(order_id=order_id, customer_id=customer.id,
-                              placed_at=plan.as_of - order.age, channel=order.channel,
-                              currency=order.currency,
-                              lines=[OrderLine(sku, q, Decimal(p), category=cat)
-                                     for sku, cat, q, p in order.lines])
-            if order.refund:
-                crm.orders.refund(order_id, refund_id=f"{order_id}-r", amount=order.refund)
-            elif order.cancelled:
-                crm.orders.cancel(order_id)
+        record_orders(crm, plan.as_of, customer.id, f"c{number}", person)
+    crm.clock.set(plan.as_of)  # type: ignore[attr-defined]
 
 
 def shop_on(backend: Any, plan: ShopPlan) -> CRM:

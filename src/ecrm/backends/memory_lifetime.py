@@ -20,7 +20,7 @@ class MemoryLifetimeQueries:
 
     _data: _TenantData
 
-    def _counted(self, currency: str, until: datetime) -> Iterator[Order]:
+    def _counted_until(self, currency: str, until: datetime) -> Iterator[Order]:
         for order in self._data.orders.rows.values():
             if order.currency == currency and order.status is not OrderStatus.CANCELLED \
                     and order.placed_at <= until:
@@ -28,7 +28,7 @@ class MemoryLifetimeQueries:
 
     def customer_histories(self, currency: str, as_of: datetime) -> list[CustomerHistory]:
         found: dict[str, list] = {}
-        for order in self._counted(currency, as_of):
+        for order in self._counted_until(currency, as_of):
             seen = found.get(order.customer_id)
             if seen is None:
                 found[order.customer_id] = [1, order.net_amount, order.placed_at,
@@ -44,7 +44,7 @@ class MemoryLifetimeQueries:
                       since: datetime | None = None) -> list[PurchaseDays]:
         days: dict[str, dict[date, Decimal]] = {}
         first_at: dict[str, datetime] = {}
-        for order in self._counted(currency, until):
+        for order in self._counted_until(currency, until):
             cid = order.customer_id
             day = local_day(order.placed_at, tz)
             mine = days.setdefault(cid, {})

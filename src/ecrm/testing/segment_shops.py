@@ -156,18 +156,7 @@ def load_shop(crm: Any, plan: ShopPlan) -> dict[str, str]:
 
 def _load_history(crm: Any, as_of: datetime, customer_id: str, prefix: str,
                   person: CustomerPlan) -> None:
-    for n, order in enumerate(person.orders):
-        order_id = f"{prefix}-o{n}"
-        crm.clock.set(as_of - order.age)
-        crm.orders.record(order_id=order_id, customer_id=customer_id,
-                          placed_at=as_of - order.age, channel=order.channel,
-                          currency=order.currency,
-                          lines=[OrderLine(sku, q, Decimal(p), category=cat)
-                                 for sku, cat, q, p in order.lines])
-        if order.refund:
-            crm.orders.refund(order_id, refund_id=f"{order_id}-r", amount=order.refund)
-        elif order.cancelled:
-            crm.orders.cancel(order_id)
+    record_orders(crm, as_of, customer_id, prefix, person)
     for kind, channel, sku, age in person.interactions:
         crm.interactions.record(customer_id, channel=channel, kind=kind, sku=sku,
                                 occurred_at=as_of - age)
@@ -183,6 +172,24 @@ def _load_history(crm: Any, as_of: datetime, customer_id: str, prefix: str,
                          expires_at=None if expiry is None else as_of + expiry)
     for channel in person.consents:
         crm.consent.grant(customer_id, channel)
+
+
+def record_orders(crm: Any, as_of: datetime, customer_id: str, prefix: str,
+                  person: CustomerPlan) -> None:
+    """Record the customer's planned orders (ids ``{prefix}-o{n}``), refunded or
+    cancelled as planned, each with the CRM's manual clock set to its time."""
+    for n, order in enumerate(person.orders):
+        order_id = f"{prefix}-o{n}"
+        crm.clock.set(as_of - order.age)
+        crm.orders.record(order_id=order_id, customer_id=customer_id,
+                          placed_at=as_of - order.age, channel=order.channel,
+                          currency=order.currency,
+                          lines=[OrderLine(sku, q, Decimal(p), category=cat)
+                                 for sku, cat, q, p in order.lines])
+        if order.refund:
+            crm.orders.refund(order_id, refund_id=f"{order_id}-r", amount=order.refund)
+        elif order.cancelled:
+            crm.orders.cancel(order_id)
 
 
 # -- rules ------------------------------------------------------------------------------
