@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, ClassVar
 import attrs
 
 from ecrm.domain import validation as check
-from ecrm.domain.ab_tests import MeanTest, ProportionTest, two_proportion_test, welch_t_test
+from ecrm.domain.ab_tests import (
+    MeanTest,
+    ProportionTest,
+    check_terms,
+    two_proportion_test,
+    welch_t_test,
+)
 from ecrm.domain.money import average
 from ecrm.domain.orders import CustomerTotals
 from ecrm.domain.results import ResultTable
@@ -83,6 +89,7 @@ class ABTestAnalysis:
         :raises NotFound: a customer id that does not exist.
         """
         assigned = _check_groups(groups, control)
+        check_terms(alpha, alternative)
         control_name = control if control is not None else next(iter(assigned))
         start = check.aware("start", start)  # type: ignore[assignment]
         end = check.aware("end", end)  # type: ignore[assignment]

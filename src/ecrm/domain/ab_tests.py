@@ -105,7 +105,7 @@ def two_proportion_test(control_conversions: int, control_size: int,
     :raises ValidationError: a size below 1, conversions outside 0..size, ``alpha``
         outside (0, 1) or an unknown ``alternative``.
     """
-    _check_alpha(alpha, alternative)
+    check_terms(alpha, alternative)
     _check_count("control", control_conversions, control_size)
     _check_count("treatment", treatment_conversions, treatment_size)
     p1, p2 = control_conversions / control_size, treatment_conversions / treatment_size
@@ -131,7 +131,7 @@ def welch_t_test(control: Iterable[float | Decimal], treatment: Iterable[float |
     :raises ValidationError: fewer than two values in a group, a value that is not a
         finite number, ``alpha`` outside (0, 1) or an unknown ``alternative``.
     """
-    _check_alpha(alpha, alternative)
+    check_terms(alpha, alternative)
     a, b = _values("control", control), _values("treatment", treatment)
     (m1, v1), (m2, v2) = _mean_variance(a), _mean_variance(b)
     n1, n2 = len(a), len(b)
@@ -172,7 +172,7 @@ def sample_size_for_proportions(baseline_rate: float, minimum_detectable_effect:
     :raises ValidationError: a rate outside (0, 1), a zero effect or one that takes the
         rate outside (0, 1), ``alpha`` or ``power`` outside (0, 1).
     """
-    _check_alpha(alpha, alternative)
+    check_terms(alpha, alternative)
     _check_probability("power", power)
     _check_probability("baseline_rate", baseline_rate)
     p1, p2 = baseline_rate, baseline_rate + minimum_detectable_effect
@@ -196,7 +196,7 @@ def sample_size_for_means(standard_deviation: float, minimum_detectable_effect: 
     :raises ValidationError: a standard deviation or effect that is not positive,
         ``alpha`` or ``power`` outside (0, 1).
     """
-    _check_alpha(alpha, alternative)
+    check_terms(alpha, alternative)
     _check_probability("power", power)
     if not standard_deviation > 0:
         raise ValidationError("standard_deviation", "must be positive")
@@ -274,7 +274,9 @@ def _check_count(name: str, conversions: int, size: int) -> None:
         raise ValidationError(f"{name}_conversions", f"must be a whole number in 0..{size}")
 
 
-def _check_alpha(alpha: float, alternative: str) -> None:
+def check_terms(alpha: float, alternative: str) -> None:
+    """Raise ValidationError unless ``alpha`` is in (0, 1) and ``alternative`` is one of
+    :data:`ALTERNATIVES`."""
     _check_probability("alpha", alpha)
     if alternative not in ALTERNATIVES:
         raise ValidationError("alternative", f"must be one of {', '.join(ALTERNATIVES)}")

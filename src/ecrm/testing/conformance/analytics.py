@@ -59,5 +59,7 @@ class AnalyticsContract(ContractBase):
             crm.analytics.ab_test({"A": ids[:2], "B": ids[2:]}, control="C", **window)
         with pytest.raises(ValidationError, match="end"):
             crm.analytics.ab_test({"A": ids[:2], "B": ids[2:]}, start=START, end=START)
+        with pytest.raises(ValidationError, match="alpha"):
+            crm.analytics.ab_test({"A": ids[:2], "B": ids[2:]}, alpha=0, **window)
         with pytest.raises(NotFound):
             crm.analytics.ab_test({"A": ids[:2], "B": [ids[2], "nobody"]}, **window)
