@@ -72,11 +72,7 @@ class MemoryCohortQueries:
                 for (period, channel), (who, count, revenue) in groups.items()]
 
     def _counted(self, scope: Scope) -> Iterator[Order]:
-        as_of, currency, cancelled = scope.as_of, scope.currency, OrderStatus.CANCELLED
-        for order in self._data.orders.rows.values():
-            if order.currency == currency and order.status is not cancelled \
-                    and order.placed_at <= as_of:
-                yield order
+        return counted_orders(self._data, scope.currency, scope.as_of)
 
     def _acquired(self, scope: Scope) -> Iterator[list[Order]]:
         """Each customer's counted orders, first first (ties by order id), for the
@@ -88,3 +84,12 @@ class MemoryCohortQueries:
             history.sort(key=lambda o: (o.placed_at, o.order_id))
             if scope.holds(history[0].placed_at):
                 yield history
+
+
+def counted_orders(data: _TenantData, currency: str, until: datetime) -> Iterator[Order]:
+    """The tenant's counted orders: in ``currency``, not cancelled, placed by ``until``."""
+    cancelled = OrderStatus.CANCELLED
+    for order in data.orders.rows.values():
+        if order.currency == currency and order.status is not cancelled \
+                and order.placed_at <= until:
+            yield order

@@ -3,13 +3,12 @@ the reference the SQL backends' GROUP BY queries are tested against."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from ecrm.backends.memory_analytics_cohorts import counted_orders
 from ecrm.domain.lifetime import CustomerHistory, PurchaseDays, local_day
-from ecrm.domain.orders import Order, OrderStatus
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
@@ -20,15 +19,9 @@ class MemoryLifetimeQueries:
 
     _data: _TenantData
 
-    def _counted_until(self, currency: str, until: datetime) -> Iterator[Order]:
-        for order in self._data.orders.rows.values():
-            if order.currency == currency and order.status is not OrderStatus.CANCELLED \
-                    and order.placed_at <= until:
-                yield order
-
     def customer_histories(self, currency: str, as_of: datetime) -> list[CustomerHistory]:
         found: dict[str, list] = {}
-        for order in self._counted_until(currency, as_of):
+        for order in counted_orders(self._data, currency, as_of):
             seen = found.get(order.customer_id)
             if seen is None:
                 found[order.customer_id] = [1, order.net_amount, order.placed_at,
@@ -44,7 +37,7 @@ class MemoryLifetimeQueries:
                       since: datetime | None = None) -> list[PurchaseDays]:
         days: dict[str, dict[date, Decimal]] = {}
         first_at: dict[str, datetime] = {}
-        for order in self._counted_until(currency, until):
+        for order in counted_orders(self._data, currency, until):
             cid = order.customer_id
             day = local_day(order.placed_at, tz)
             mine = days.setdefault(cid, {})

@@ -34,6 +34,14 @@ def period_number(moment: ColumnElement[Any], periods: Periods | None
     return period_index(moment, periods.bounds[:-1] if periods is not None else ())
 
 
+def counted_orders(mine: ColumnElement[bool], currency: str, until: datetime
+                   ) -> list[ColumnElement[bool]]:
+    """The conditions of a counted order: the tenant's (``mine``), in ``currency``, not
+    cancelled, placed by ``until``."""
+    return [mine, o.c.currency == currency, o.c.status != OrderStatus.CANCELLED.value,
+            o.c.placed_at <= until]
+
+
 def in_window(moment: ColumnElement[Any], scope: Scope) -> list[ColumnElement[bool]]:
     """``scope.start <= moment < scope.end``, for the bounds that are set."""
     tests = []
@@ -117,8 +125,7 @@ class SQLCohortQueries(_TenantScoped):
 
     def _counted(self, scope: Scope) -> list[ColumnElement[bool]]:
         """The tenant's counted orders of ``scope``."""
-        return [self._mine(o), o.c.currency == scope.currency,
-                o.c.status != OrderStatus.CANCELLED.value, o.c.placed_at <= scope.as_of]
+        return counted_orders(self._mine(o), scope.currency, scope.as_of)
 
     def _firsts(self, scope: Scope) -> Subquery:
         """Each customer whose first order lies in the window, and its time."""

@@ -27,10 +27,10 @@ from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from ecrm.backends.sql import tables
+from ecrm.backends.sql.analytics_cohorts import counted_orders
 from ecrm.backends.sql.repositories import _TenantScoped
 from ecrm.domain.lifetime import CustomerHistory, OffsetSchedule, PurchaseDays, offset_schedule
 from ecrm.domain.money import from_minor
-from ecrm.domain.orders import OrderStatus
 
 o = tables.orders
 
@@ -77,22 +77,18 @@ def offset_in_force(at: Any, schedule: OffsetSchedule) -> ColumnElement[int]:
 class SQLLifetimeQueries(_TenantScoped):
     """``customer_histories`` and ``purchase_days``, pushed down to the database."""
 
-    def _counted_until(self, currency: str, until: datetime) -> list[ColumnElement[bool]]:
-        return [self._mine(o), o.c.currency == currency,
-                o.c.status != OrderStatus.CANCELLED.value, o.c.placed_at <= until]
-
     def customer_histories(self, currency: str, as_of: datetime) -> list[CustomerHistory]:
         query = (select(o.c.customer_id, func.count(),
                         func.sum(o.c.total_minor - o.c.refunded_minor),
                         func.min(o.c.placed_at), func.max(o.c.placed_at))
-                 .where(*self._counted_until(currency, as_of))
+                 .where(*counted_orders(self._mine(o), currency, as_of))
                  .group_by(o.c.customer_id).order_by(o.c.customer_id))
         return [CustomerHistory(cid, count, from_minor(int(net), currency), first, last)
                 for cid, count, net, first, last in self._conn.execute(query)]
 
     def purchase_days(self, currency: str, until: datetime, tz: tzinfo,
                       since: datetime | None = None) -> list[PurchaseDays]:
-        counted = self._counted_until(currency, until)
+        counted = counted_orders(self._mine(o), currency, until)
         earliest = self._conn.execute(select(func.min(o.c.placed_at)).where(*counted)
                                       ).scalar()
         if earliest is None:
