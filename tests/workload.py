@@ -99,6 +99,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_analytics(crm, one.id)
     exercise_cohort_analytics(crm)
     exercise_segment_service(crm, one.id)
+    exercise_recommendations(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -361,3 +362,34 @@ def exercise_cohort_analytics(crm: CRM) -> None:
     analytics.churn(inactive_days=7, period="month", as_of=as_of, **window)
     analytics.channels(as_of=as_of, costs={"web": 1000}, **window)
     analytics.orders_by_channel(period="day", as_of=as_of, **window)
+
+
+def exercise_recommendations(crm: CRM, customer_id: str) -> None:
+    """Rules, mining, refreshing and serving, and the repository reads no service call
+    makes."""
+    recs = crm.recommendations
+    crm.interactions.record(customer_id, channel="web", kind="product_view", sku="SKU-1",
+                            occurred_at=WHEN)
+    recs.add_rule("with books", if_skus=["SKU-1"], suggest_skus=["S"],
+                  suggest_categories=["books"], segment="every field")
+    recs.update_rule("with books", priority=2)
+    recs.get_rule("with books")
+    recs.rules()
+    recs.mine(min_support=0.01, min_confidence=0.0)
+    recs.mine(min_support=0.01, min_confidence=0.0, window_days=3650)  # replaces
+    crm.orders.record(order_id="O2", customer_id=customer_id, placed_at=WHEN,
+                      lines=[OrderLine("S", 1, 500), OrderLine("SKU-1", 1, 500)],
+                      channel="web")
+    recs.refresh()  # adds O2
+    crm.orders.cancel("O2")
+    recs.refresh()  # takes it away
+    recs.models()
+    recs.association_rules()
+    recs.association_rules(antecedent=["S"])
+    recs.for_customer(customer_id)
+    recs.for_items(["S"])
+    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
+        uow.recommendations.get_rule("no-such-rule")
+        uow.recommendations.items("default", ["S"])
+    recs.remove_rule("with books")
+    recs.drop_model("default")

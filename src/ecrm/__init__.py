@@ -10,6 +10,8 @@ True
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
+from ecrm.domain.association import AssociationRule, MiningThresholds
+from ecrm.domain.association_models import AssociationModel
 from ecrm.domain.audience import AudienceMember
 from ecrm.domain.business_hours import BusinessCalendar
 from ecrm.domain.case_figures import CaseFigures
@@ -56,6 +58,16 @@ from ecrm.domain.loyalty import (
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
 from ecrm.domain.program import LoyaltyProgram
+from ecrm.domain.recommendations import (
+    Activity,
+    Reason,
+    ReasonKind,
+    RecommendationRule,
+    Recommendations,
+    RuleKind,
+    Suggestion,
+    Trigger,
+)
 from ecrm.domain.referrals import Referral, ReferralReward
 from ecrm.domain.segment_fields import Param, SegmentField, ValueType
 from ecrm.domain.segment_rules import And, Condition, F, Not, Op, Or, RuleError
@@ -81,14 +93,18 @@ from ecrm.errors import (
 )
 from ecrm.hookspecs import hookimpl, hookspec
 from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_orders_csv
+from ecrm.recommendations import SuggestionRequest
 from ecrm.segments import MembershipDelta
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Account",
+    "Activity",
     "Address",
     "And",
+    "AssociationModel",
+    "AssociationRule",
     "AudienceMember",
     "BackendError",
     "BaseRate",
@@ -141,6 +157,7 @@ __all__ = [
     "MembershipChangeKind",
     "MembershipDelta",
     "MessageKind",
+    "MiningThresholds",
     "Multiplier",
     "Not",
     "NotFound",
@@ -156,12 +173,17 @@ __all__ = [
     "PointsTransaction",
     "Priority",
     "ProductBonus",
+    "Reason",
+    "ReasonKind",
+    "RecommendationRule",
+    "Recommendations",
     "Referral",
     "ReferralReward",
     "Refund",
     "RejectedRow",
     "Rounding",
     "RuleError",
+    "RuleKind",
     "SLABreach",
     "SLAMetric",
     "SLATarget",
@@ -171,6 +193,8 @@ __all__ = [
     "SegmentKind",
     "Sender",
     "StatusChange",
+    "Suggestion",
+    "SuggestionRequest",
     "SupportPolicy",
     "Survey",
     "SurveyKind",
@@ -184,6 +208,7 @@ __all__ = [
     "TimelinePage",
     "TransactionKind",
     "TransientError",
+    "Trigger",
     "ValidationError",
     "ValueType",
     "hookimpl",

@@ -58,6 +58,7 @@ class CRM:
         from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
         from ecrm.orders import OrderService
+        from ecrm.recommendations import RecommendationService
         from ecrm.referrals import ReferralService
         from ecrm.segments import SegmentService
         from ecrm.tiers import TierService
@@ -83,6 +84,7 @@ class CRM:
         self.inbound = InboundService(self)
         self.segments = SegmentService(self)
         self.analytics = Analytics(self)
+        self.recommendations = RecommendationService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

@@ -39,10 +39,12 @@ if TYPE_CHECKING:
     from ecrm.domain.interactions import Channel, Interaction
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
+    from ecrm.domain.recommendations import Suggestion
     from ecrm.domain.referrals import Referral
     from ecrm.domain.segment_fields import SegmentField
     from ecrm.domain.segments import Segment
     from ecrm.domain.tiers import TierChange
+    from ecrm.recommendations import RecommendationSource
 
 PROJECT = "ecrm"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -118,6 +120,34 @@ def ecrm_segment_fields(crm: CRM) -> Iterable[SegmentField]:
     """
 
 
+@hookspec
+def ecrm_recommendation_sources(crm: CRM) -> Iterable[RecommendationSource]:
+    """Fires once per CRM, the first time it makes recommendations
+    (``crm.recommendations.for_customer`` or ``for_items``).
+
+    :param crm: the CRM gathering its recommendation sources.
+    :returns: an iterable of sources: objects with a ``name`` (an identifier no other
+        source uses) and a ``suggest(crm, request)`` method that gets an
+        :class:`ecrm.SuggestionRequest` (the customer, their activity, how many items are
+        wanted) and returns an iterable of :class:`ecrm.Suggestion`, each with its own
+        reasons (``ReasonKind.PLUGIN`` and a ``detail`` in words). Sources run after
+        ecrm's own reads, outside their transaction.
+    """
+
+
+@hookspec
+def ecrm_unavailable_skus(crm: CRM, skus: tuple[str, ...]) -> Iterable[str] | None:
+    """Fires once per recommendation request, with every SKU about to be suggested, so
+    that the host can say which it cannot sell now (out of stock, discontinued, not
+    shown in this shop).
+
+    :param crm: the CRM making the recommendations.
+    :param skus: the candidate SKUs, in no particular order.
+    :returns: the SKUs to leave out (None or nothing: all available); the answers of
+        every implementation are joined.
+    """
+
+
 # --------------------------------------------------------------------------------------
 # Decisions (firstresult): the first implementation that answers decides
 # --------------------------------------------------------------------------------------
@@ -138,6 +168,22 @@ def ecrm_receive(crm: CRM, channel: str, payload: bytes | Mapping[str, Any],
         else a list of :class:`ecrm.InboundMessage` and :class:`ecrm.InboundEvent`
         (possibly empty: nothing to store). Raise :class:`ecrm.ValidationError` for a
         payload the plugin cannot read or a signature that does not verify.
+    """
+
+
+@hookspec(firstresult=True)
+def ecrm_rerank_recommendations(crm: CRM, customer_id: str | None,
+                                suggestions: list[Suggestion]) -> list[Suggestion] | None:
+    """Fires once per recommendation request, after the sources were combined and
+    unavailable items left out, to put the suggestions in another order (a model of the
+    host's own, margins, stock levels).
+
+    :param crm: the CRM making the recommendations.
+    :param customer_id: the customer they are for, or None for ``for_items``.
+    :param suggestions: the :class:`ecrm.Suggestion` list, best first by ecrm's order.
+    :returns: the list in the new order (it may drop items; items it adds must be
+        :class:`ecrm.Suggestion` too), or None to keep ecrm's; the result is cut to the
+        requested length afterwards.
     """
 
 

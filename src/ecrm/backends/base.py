@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, tzinfo
 from typing import Protocol
 
+from ecrm.domain.association import AssociationRule
+from ecrm.domain.association_models import AssociationModel, Basket, ItemCount
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
 from ecrm.domain.channels import ChannelAcquisition, ChannelOrders
 from ecrm.domain.cohorts import ChurnCount, CohortCell, RepeatFacts, Scope
@@ -25,6 +27,7 @@ from ecrm.domain.lifetime import CustomerHistory, PurchaseDays
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.periods import Periods
+from ecrm.domain.recommendations import Activity, RecommendationRule
 from ecrm.domain.referrals import Referral
 from ecrm.domain.rfm import RFMRow, RFMScorer
 from ecrm.domain.segment_fields import RuleContext
@@ -346,6 +349,102 @@ class SegmentRepository(Protocol):
     def history_of(self, customer_id: str) -> list[MembershipChange]:
         """The customer's entries in every segment's history, oldest first (ties by
         id)."""
+
+
+class RecommendationRepository(Protocol):
+    """Hand-written recommendation rules, mined association models, and the reads that
+    serve suggestions, for the unit of work's tenant."""
+
+    def add_rule(self, rule: RecommendationRule) -> None:
+        """Insert; raise ``DuplicateKey`` (``"recommendation_rules.name"``) when the name
+        is taken."""
+
+    def get_rule(self, rule_id: str) -> RecommendationRule | None:
+        """The rule, or None."""
+
+    def rule_by_name(self, name: str) -> RecommendationRule | None:
+        """The rule of that name, or None."""
+
+    def rules(self) -> list[RecommendationRule]:
+        """Every rule, by name."""
+
+    def replace_rule(self, rule: RecommendationRule) -> None:
+        """Overwrite the stored rule of ``rule.id``; ``DuplicateKey`` as in
+        :meth:`add_rule`."""
+
+    def delete_rule(self, rule_id: str) -> None:
+        """Remove the rule (nothing when absent)."""
+
+    def activity(self, customer_id: str, *, since: datetime, limit: int) -> Activity:
+        """The customer's items: every SKU of their orders that are not cancelled (most
+        recently placed first, with the category of that latest line); and from their
+        ``product_view``, ``cart_add`` and ``cart_remove`` interactions with a SKU
+        since ``since`` (the newest ``limit`` of them), the SKUs viewed and those added
+        to the cart after their latest order and not removed since."""
+
+    def known_skus(self, skus: Collection[str]) -> set[str]:
+        """Those of ``skus`` that appear on an order line or an interaction."""
+
+    def baskets(self, start: datetime | None, end: datetime) -> Iterable[Basket]:
+        """Every order that is not cancelled placed in ``[start, end]`` (from the first
+        when ``start`` is None) as a basket; streamed, in no set order."""
+
+    def get_model(self, name: str, *, for_update: bool = False) -> AssociationModel | None:
+        """The model, or None; ``for_update`` locks its row until the unit ends."""
+
+    def models(self) -> list[AssociationModel]:
+        """Every model, by name."""
+
+    def put_model(self, model: AssociationModel) -> None:
+        """Insert the model or overwrite its stored settings and figures."""
+
+    def delete_model(self, name: str) -> None:
+        """Remove the model and everything counted for it."""
+
+    def clear_counts(self, name: str) -> None:
+        """Forget the model's items, itemsets, rules and counted orders."""
+
+    def add_counts(self, name: str, items: Iterable[ItemCount],
+                   itemsets: Mapping[tuple[str, ...], int], order_ids: Iterable[str]) -> None:
+        """After :meth:`clear_counts`: store the items, the basket counts of itemsets of
+        two or more items, and the ids of the orders counted."""
+
+    def change_counts(self, name: str, items: Mapping[str, tuple[int, str | None]],
+                      itemsets: Mapping[tuple[str, ...], int], added: Collection[str],
+                      removed: Collection[str]) -> None:
+        """Add the changes to the stored counts: ``items`` maps SKUs to (change of the
+        basket count, category or None to keep the stored one), ``itemsets`` itemsets
+        to the change of their count; counts that reach 0 go. Record the ``added``
+        order ids as counted and forget the ``removed``."""
+
+    def frequent_counts(self, name: str, min_baskets: int) -> dict[tuple[str, ...], int]:
+        """Every item and itemset of the model held by at least ``min_baskets``
+        baskets, with its count."""
+
+    def pending_baskets(self, name: str, start: datetime | None,
+                        end: datetime) -> Iterable[Basket]:
+        """The baskets :meth:`baskets` gives that the model has not counted."""
+
+    def stale_baskets(self, name: str, start: datetime | None) -> Iterable[Basket]:
+        """The baskets the model counted whose order is now cancelled or was placed
+        before ``start``."""
+
+    def replace_rules(self, name: str, rules: Iterable[AssociationRule]) -> None:
+        """Make ``rules`` the model's stored rules."""
+
+    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]]
+                  ) -> list[AssociationRule]:
+        """The model's stored rules whose antecedent is one of ``antecedents``."""
+
+    def all_rules(self, name: str) -> list[AssociationRule]:
+        """Every stored rule of the model."""
+
+    def items(self, name: str, skus: Collection[str]) -> dict[str, ItemCount]:
+        """The model's counts of those of ``skus`` it holds."""
+
+    def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:
+        """The model's ``limit`` items held by the most baskets (in ``category`` when
+        given), most first, ties by SKU."""
 
 
 class IdempotencyRepository(Protocol):
@@ -682,6 +781,10 @@ class UnitOfWork(Protocol):
     @property
     def consents(self) -> ConsentRepository:
         """Marketing consent and its history."""
+
+    @property
+    def recommendations(self) -> RecommendationRepository:
+        """Recommendation rules and mined association models."""
 
     def segment_query(self) -> SegmentQuery:
         """Segment rules over the tenant's customers."""

@@ -19,6 +19,7 @@ from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository
+from ecrm.backends.memory_recommendations import MemoryRecommendationRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
 from ecrm.backends.memory_segments import MemorySegmentRepository
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption
@@ -136,6 +137,11 @@ class _TenantData:
         # segment id -> {customer id: membership}
         self.segment_members = _Table("segment_members", self.journal)
         self.segment_changes = _Table("segment_changes", self.journal)
+        self.recommendation_rules = _Table("recommendation_rules", self.journal,
+                                           unique=("name",))
+        self.association_models = _Table("association_models", self.journal)
+        # model name -> everything counted for it, replaced whole on every change
+        self.association_counts = _Table("association_counts", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
         """Tables whose rows carry customer ids that follow a merge, with those fields.
@@ -226,6 +232,7 @@ class MemoryUnitOfWork:
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)
+        self.recommendations = MemoryRecommendationRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Double,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -593,3 +594,103 @@ segment_changes = Table(
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""
     return [c for t in metadata.sorted_tables for c in t.columns if c.info.get("customer_ref")]
+
+
+# Recommendations. Hand-written rules; item lists are JSON arrays.
+recommendation_rules = Table(
+    "ecrm_recommendation_rules", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("triggers", String(40), nullable=False),
+    Column("if_skus", JSONDocument, nullable=False),
+    Column("if_categories", JSONDocument, nullable=False),
+    Column("suggest_skus", JSONDocument, nullable=False),
+    Column("suggest_categories", JSONDocument, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("valid_from", UTCDateTime),
+    Column("valid_until", UTCDateTime),
+    Column("segment_id", Key(36)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+    **MYSQL_OPTIONS,
+)
+
+# Mined association models: the settings and figures of each named model.
+association_models = Table(
+    "ecrm_association_models", metadata,
+    tenant_column(),
+    Column("name", Key(64), primary_key=True),
+    Column("window_days", Integer),
+    Column("min_support", Double, nullable=False),
+    Column("min_confidence", Double, nullable=False),
+    Column("min_lift", Double, nullable=False),
+    Column("min_leverage", Double, nullable=False),
+    Column("min_conviction", Double, nullable=False),
+    Column("max_length", Integer, nullable=False),
+    Column("baskets", BigInteger, nullable=False),
+    Column("rule_count", Integer, nullable=False),
+    Column("window_start", UTCDateTime),
+    Column("refreshed_at", UTCDateTime, nullable=False),
+    **MYSQL_OPTIONS,
+)
+
+
+def association_model_ref() -> ForeignKeyConstraint:
+    """A row's link to the model it belongs to."""
+    return ForeignKeyConstraint(["tenant_id", "model"], ["ecrm_association_models.tenant_id",
+                                                         "ecrm_association_models.name"])
+
+
+# Every item of a model's baskets: how many baskets hold it and its latest category; the
+# best sellers overall and per category through the indexes.
+association_items = Table(
+    "ecrm_association_items", metadata,
+    tenant_column(),
+    Column("model", Key(64), primary_key=True),
+    Column("sku", Key(64), primary_key=True),
+    Column("category", String(64)),
+    Column("baskets", BigInteger, nullable=False),
+    association_model_ref(),
+    Index(None, "tenant_id", "model", "baskets"),
+    Index(None, "tenant_id", "model", "category", "baskets"),
+    **MYSQL_OPTIONS,
+)
+
+# How many baskets hold each itemset of two or more items (all of them, frequent or not,
+# so a refresh can add and take away baskets); ``itemset`` is a JSON array of sorted SKUs.
+association_itemsets = Table(
+    "ecrm_association_itemsets", metadata,
+    tenant_column(),
+    Column("model", Key(64), primary_key=True),
+    Column("itemset", Key(300), primary_key=True),
+    Column("baskets", BigInteger, nullable=False),
+    association_model_ref(),
+    **MYSQL_OPTIONS,
+)
+
+# The rules that met the model's thresholds, served by antecedent (the primary key).
+association_rules = Table(
+    "ecrm_association_rules", metadata,
+    tenant_column(),
+    Column("model", Key(64), primary_key=True),
+    Column("antecedent", Key(210), primary_key=True),
+    Column("consequent", Key(210), primary_key=True),
+    Column("antecedent_count", BigInteger, nullable=False),
+    Column("consequent_count", BigInteger, nullable=False),
+    Column("both_count", BigInteger, nullable=False),
+    association_model_ref(),
+    **MYSQL_OPTIONS,
+)
+
+# The orders a model has counted, so a refresh adds only new ones and takes away those
+# that were cancelled or left the window.
+association_orders = Table(
+    "ecrm_association_orders", metadata,
+    tenant_column(),
+    Column("model", Key(64), primary_key=True),
+    Column("order_id", Key(128), primary_key=True),
+    association_model_ref(),
+    **MYSQL_OPTIONS,
+)

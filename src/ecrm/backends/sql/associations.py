@@ -1,0 +1,258 @@
+"""SQL storage of mined association models: settings in ``ecrm_association_models``, and
+per model its items, itemset counts, rules and counted orders; and the baskets read from
+the orders."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, Select, and_, delete, exists, insert, or_, select, update
+
+from ecrm.backends.sql import tables
+from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped
+from ecrm.batching import chunks
+from ecrm.domain.association import AssociationRule, MiningThresholds
+from ecrm.domain.association_models import (
+    AssociationModel,
+    Basket,
+    ItemCount,
+    itemset_from_key,
+    itemset_key,
+)
+from ecrm.domain.orders import OrderStatus
+
+_m = tables.association_models
+_items = tables.association_items
+_sets = tables.association_itemsets
+_rules = tables.association_rules
+_counted = tables.association_orders
+_o = tables.orders
+_l = tables.order_lines
+
+#: Rows fetched per round trip while streaming baskets.
+STREAM_ROWS = 10_000
+#: Rows per executemany when storing counts.
+WRITE_ROWS = 20_000
+#: A model's child tables, children first.
+_CHILDREN = (_counted, _rules, _sets, _items)
+
+
+class SQLAssociationStore(_TenantScoped):
+    """The association models of one tenant."""
+
+    # -- baskets -------------------------------------------------------------------------
+
+    def baskets(self, start: datetime | None, end: datetime) -> Iterator[Basket]:
+        return self._baskets(self._basket_query(start, end))
+
+    def pending_baskets(self, name: str, start: datetime | None,
+                        end: datetime) -> Iterator[Basket]:
+        seen = exists().where(_counted.c.tenant_id == _o.c.tenant_id,
+                              _counted.c.model == name,
+                              _counted.c.order_id == _o.c.order_id)
+        return self._baskets(self._basket_query(start, end).where(~seen))
+
+    def stale_baskets(self, name: str, start: datetime | None) -> Iterator[Basket]:
+        gone = _o.c.status == OrderStatus.CANCELLED.value
+        if start is not None:
+            gone = or_(gone, _o.c.placed_at < start)
+        query = (_basket_lines()
+                 .join(_counted, and_(_counted.c.tenant_id == _o.c.tenant_id,
+                                      _counted.c.order_id == _o.c.order_id))
+                 .where(self._mine(_o), _counted.c.model == name, gone))
+        return self._baskets(query)
+
+    def _basket_query(self, start: datetime | None, end: datetime) -> Select[Any]:
+        window = [_o.c.placed_at <= end]
+        if start is not None:
+            window.append(_o.c.placed_at >= start)
+        return _basket_lines().where(self._mine(_o), _o.c.status != OrderStatus.CANCELLED.value,
+                                     *window)
+
+    def _baskets(self, query: Select[Any]) -> Iterator[Basket]:
+        """Group the streamed (order id, SKU, category) rows, in order id order, into
+        baskets."""
+        ordered = (query.order_by(_l.c.order_id, _l.c.line_no)
+                   .execution_options(yield_per=STREAM_ROWS))
+        result = self._conn.execute(ordered)
+        current: str | None = None
+        items: dict[str, str | None] = {}
+        for order_id, sku, category in result:
+            if order_id != current:
+                if current is not None:
+                    yield Basket(current, tuple(items.items()))
+                current, items = order_id, {}
+            if items.get(sku) is None:
+                items[sku] = category
+        if current is not None:
+            yield Basket(current, tuple(items.items()))
+
+    # -- models --------------------------------------------------------------------------
+
+    def get_model(self, name: str, *, for_update: bool = False) -> AssociationModel | None:
+        query = select(_m).where(self._mine(_m), _m.c.name == name)
+        if for_update:
+            query = query.with_for_update()
+        row = self._conn.execute(query).mappings().first()
+        return None if row is None else _model_from_row(row)
+
+    def models(self) -> list[AssociationModel]:
+        query = select(_m).where(self._mine(_m))
+        found = [_model_from_row(row) for row in self._conn.execute(query).mappings()]
+        return sorted(found, key=lambda model: model.name)
+
+    def put_model(self, model: AssociationModel) -> None:
+        self._upsert(_m, {"name": model.name}, _model_params(model))
+
+    def delete_model(self, name: str) -> None:
+        self.clear_counts(name)
+        self._conn.execute(delete(_m).where(self._mine(_m), _m.c.name == name))
+
+    def clear_counts(self, name: str) -> None:
+        for table in _CHILDREN:
+            self._conn.execute(delete(table).where(self._mine(table), table.c.model == name))
+
+    def add_counts(self, name: str, items: Iterable[ItemCount],
+                   itemsets: Mapping[tuple[str, ...], int], order_ids: Iterable[str]) -> None:
+        mine = {"tenant_id": self._tenant, "model": name}
+        self._insert(_items, ({**mine, "sku": item.sku, "category": item.category,
+                               "baskets": item.baskets} for item in items))
+        self._insert(_sets, ({**mine, "itemset": itemset_key(itemset), "baskets": count}
+                             for itemset, count in itemsets.items()))
+        self._insert(_counted, ({**mine, "order_id": order_id} for order_id in order_ids))
+
+    def _insert(self, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+        for part in chunks(rows, WRITE_ROWS):
+            _insert_many(self._conn, table, part)
+
+    def change_counts(self, name: str, items: Mapping[str, tuple[int, str | None]],
+                      itemsets: Mapping[tuple[str, ...], int], added: Collection[str],
+                      removed: Collection[str]) -> None:
+        stored = self.items(name, items)
+        for sku, (change, category) in items.items():
+            old = stored.get(sku)
+            total = (old.baskets if old else 0) + change
+            kept = category if category is not None else (old.category if old else None)
+            self._set(_items, name, _items.c.sku, sku, old is not None, total,
+                      {"category": kept})
+        keys = {itemset_key(itemset): change for itemset, change in itemsets.items()}
+        old_sets = self._itemset_counts(name, keys)
+        for key, change in keys.items():
+            self._set(_sets, name, _sets.c.itemset, key, key in old_sets,
+                      old_sets.get(key, 0) + change, {})
+        mine = {"tenant_id": self._tenant, "model": name}
+        self._insert(_counted, ({**mine, "order_id": order_id} for order_id in added))
+        for part in chunks(sorted(removed), IN_CHUNK):
+            self._conn.execute(delete(_counted).where(
+                self._mine(_counted), _counted.c.model == name,
+                _counted.c.order_id.in_(part)))
+
+    def _set(self, table: Any, name: str, column: Any, key: str, stored: bool, total: int,
+             values: dict[str, Any]) -> None:
+        """Give one count row its new ``total``: insert, update, or delete it at 0."""
+        where = (self._mine(table), table.c.model == name, column == key)
+        if not total:
+            if stored:
+                self._conn.execute(delete(table).where(*where))
+        elif stored:
+            self._conn.execute(update(table).where(*where).values(baskets=total, **values))
+        else:
+            self._conn.execute(insert(table), {"tenant_id": self._tenant, "model": name,
+                                               column.name: key, "baskets": total, **values})
+
+    def _itemset_counts(self, name: str, keys: Collection[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(sorted(keys), IN_CHUNK):
+            query = select(_sets.c.itemset, _sets.c.baskets).where(
+                self._mine(_sets), _sets.c.model == name, _sets.c.itemset.in_(part))
+            found.update((key, count) for key, count in self._conn.execute(query))
+        return found
+
+    def frequent_counts(self, name: str, min_baskets: int) -> dict[tuple[str, ...], int]:
+        query = select(_items.c.sku, _items.c.baskets).where(
+            self._mine(_items), _items.c.model == name, _items.c.baskets >= min_baskets)
+        found = {(sku,): count for sku, count in self._conn.execute(query)}
+        query = select(_sets.c.itemset, _sets.c.baskets).where(
+            self._mine(_sets), _sets.c.model == name, _sets.c.baskets >= min_baskets)
+        found.update((itemset_from_key(key), count) for key, count in self._conn.execute(query))
+        return found
+
+    # -- rules and items -------------------------------------------------------------------
+
+    def replace_rules(self, name: str, rules: Iterable[AssociationRule]) -> None:
+        self._conn.execute(delete(_rules).where(self._mine(_rules), _rules.c.model == name))
+        self._insert(_rules, ({"tenant_id": self._tenant, "model": name,
+                               "antecedent": itemset_key(rule.antecedent),
+                               "consequent": itemset_key(rule.consequent),
+                               "antecedent_count": rule.antecedent_count,
+                               "consequent_count": rule.consequent_count,
+                               "both_count": rule.count} for rule in rules))
+
+    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]]
+                  ) -> list[AssociationRule]:
+        found: list[AssociationRule] = []
+        keys = sorted({itemset_key(antecedent) for antecedent in antecedents})
+        for part in chunks(keys, IN_CHUNK):
+            found.extend(self._stored_rules(name, _rules.c.antecedent.in_(part)))
+        return found
+
+    def all_rules(self, name: str) -> list[AssociationRule]:
+        return self._stored_rules(name)
+
+    def _stored_rules(self, name: str, *conditions: Any) -> list[AssociationRule]:
+        query = (select(_rules, _m.c.baskets.label("total"))
+                 .join(_m, and_(_m.c.tenant_id == _rules.c.tenant_id,
+                                _m.c.name == _rules.c.model))
+                 .where(self._mine(_rules), _rules.c.model == name, *conditions))
+        return [_rule_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def items(self, name: str, skus: Collection[str]) -> dict[str, ItemCount]:
+        found: dict[str, ItemCount] = {}
+        for part in chunks(sorted(set(skus)), IN_CHUNK):
+            query = select(_items.c.sku, _items.c.category, _items.c.baskets).where(
+                self._mine(_items), _items.c.model == name, _items.c.sku.in_(part))
+            found.update((row[0], ItemCount(*row)) for row in self._conn.execute(query))
+        return found
+
+    def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:
+        query = select(_items.c.sku, _items.c.category, _items.c.baskets).where(
+            self._mine(_items), _items.c.model == name)
+        if category is not None:
+            query = query.where(_items.c.category == category)
+        query = query.order_by(_items.c.baskets.desc(), _items.c.sku).limit(limit)
+        return [ItemCount(*row) for row in self._conn.execute(query)]
+
+
+def _basket_lines() -> Select[Any]:
+    """(order id, SKU, category) of every line joined to its order."""
+    return select(_l.c.order_id, _l.c.sku, _l.c.category).select_from(
+        _l.join(_o, and_(_l.c.tenant_id == _o.c.tenant_id, _l.c.order_id == _o.c.order_id)))
+
+
+def _model_params(model: AssociationModel) -> dict[str, Any]:
+    t = model.thresholds
+    return {"window_days": model.window_days, "min_support": t.min_support,
+            "min_confidence": t.min_confidence, "min_lift": t.min_lift,
+            "min_leverage": t.min_leverage, "min_conviction": t.min_conviction,
+            "max_length": t.max_length, "baskets": model.baskets,
+            "rule_count": model.rule_count, "window_start": model.window_start,
+            "refreshed_at": model.refreshed_at}
+
+
+def _model_from_row(row: RowMapping) -> AssociationModel:
+    thresholds = MiningThresholds(
+        min_support=row["min_support"], min_confidence=row["min_confidence"],
+        min_lift=row["min_lift"], min_leverage=row["min_leverage"],
+        min_conviction=row["min_conviction"], max_length=row["max_length"])
+    return AssociationModel(row["name"], thresholds, row["window_days"], row["baskets"],
+                            row["rule_count"], row["window_start"], row["refreshed_at"])
+
+
+def _rule_from_row(row: RowMapping) -> AssociationRule:
+    return AssociationRule(antecedent=itemset_from_key(row["antecedent"]),
+                           consequent=itemset_from_key(row["consequent"]),
+                           antecedent_count=row["antecedent_count"],
+                           consequent_count=row["consequent_count"],
+                           count=row["both_count"], baskets=row["total"])

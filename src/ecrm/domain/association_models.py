@@ -1,0 +1,96 @@
+"""Mined association models as stored: a named model's settings and figures, the baskets
+it counts and the items in them.
+
+A model counts the baskets (the distinct SKUs of each order that is not cancelled) placed
+in its window: the last ``window_days`` days before each refresh, or all time. It keeps
+the count of every item and itemset, so a refresh only adds the new baskets and takes
+away those that left the window or were cancelled, and the rules that meet its
+thresholds, so serving never recounts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+import attrs
+
+from ecrm.domain import validation as check
+from ecrm.domain.association import AssociationRule, MiningThresholds
+from ecrm.errors import ValidationError
+
+#: The longest window, in days (about 30 years).
+MAX_WINDOW_DAYS = 11_000
+
+
+def model_name(value: object) -> str:
+    """A model's name: ``[a-z][a-z0-9_]*``, at most 32 characters."""
+    return check.identifier("name", value)
+
+
+def window_days(value: object) -> int | None:
+    """None (all time) or a positive number of days."""
+    if value is None:
+        return None
+    days = check.positive_int("window_days", value)
+    if days > MAX_WINDOW_DAYS:
+        raise ValidationError("window_days", f"is {days}; at most {MAX_WINDOW_DAYS}")
+    return days
+
+
+@attrs.frozen
+class AssociationModel:
+    """A named model: its ``thresholds`` and window, how many ``baskets`` it counted and
+    how many rules met the thresholds at its last refresh (``refreshed_at``), and where
+    its window started then (None: all time)."""
+
+    name: str
+    thresholds: MiningThresholds
+    window_days: int | None
+    baskets: int
+    rule_count: int
+    window_start: datetime | None
+    refreshed_at: datetime
+
+    def window_at(self, now: datetime) -> datetime | None:
+        """Where the window starts for a refresh at ``now``."""
+        return None if self.window_days is None else now - timedelta(days=self.window_days)
+
+
+@attrs.frozen
+class Basket:
+    """One counted order: its id and its distinct SKUs, each with the first category its
+    lines gave it (None when none did)."""
+
+    order_id: str
+    items: tuple[tuple[str, str | None], ...]
+
+    def skus(self) -> list[str]:
+        """The SKUs, in the order of the lines."""
+        return [sku for sku, _ in self.items]
+
+
+@attrs.frozen
+class ItemCount:
+    """An item of a model: how many of its baskets hold it, and its category."""
+
+    sku: str
+    category: str | None
+    baskets: int
+
+
+def itemset_key(items: tuple[str, ...]) -> str:
+    """How an itemset (sorted SKUs) is stored: a compact JSON array."""
+    return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
+
+
+def itemset_from_key(key: str) -> tuple[str, ...]:
+    """The itemset :func:`itemset_key` stored."""
+    return tuple(json.loads(key))
+
+
+def best_first(rules: Iterable[AssociationRule]) -> list[AssociationRule]:
+    """Rules best first: confidence, lift and count descending, then by their items."""
+    return sorted(rules, key=lambda r: (-r.confidence, -r.lift, -r.count,
+                                        r.antecedent, r.consequent))
