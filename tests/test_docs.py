@@ -19,7 +19,7 @@ PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "b
          "email-parsing.md", "cases.md", "inbound.md", "channel-plugins.md", "consent.md",
          "segments.md", "analytics.md", "analytics-journeys.md", "analytics-cohorts.md",
          "analytics-channels.md", "analytics-rfm.md",
-         "analytics-clv.md"]
+         "analytics-clv.md", "recommendations.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 
