@@ -186,7 +186,7 @@ def _min_baskets(min_support: float, baskets: int) -> int:
 def _rules_of(counts: Mapping[tuple[str, ...], int], baskets: int,
               thresholds: MiningThresholds) -> list[AssociationRule]:
     frequent = FrequentItemsets.from_counts(counts, baskets, thresholds.min_support)
-    return association_rules(frequent, thresholds)
+    return best_first(association_rules(frequent, thresholds))
 
 
 def _items(counts: Mapping[tuple[str, ...], int],

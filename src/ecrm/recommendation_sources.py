@@ -76,8 +76,19 @@ def from_associations(context: SourceContext) -> list[Suggestion]:
     keys = [(sku,) for sku in items]
     for size in range(2, longest + 1):
         keys.extend(tuple(sorted(c)) for c in combinations(items[:PAIRED_ITEMS], size))
-    rules = best_first(context.uow.recommendations.rules_for(context.model.name, keys))
-    return [_association(rule, sku, triggered) for rule in rules for sku in rule.consequent]
+    # Only each antecedent's first ``wanted`` rules: with one-item consequents (pair
+    # models) a rule ranked lower cannot reach the first ``wanted`` suggestions, as each
+    # rule above it suggests another item; serving then reads a few rows, not thousands.
+    rules = best_first(context.uow.recommendations.rules_for(context.model.name, keys,
+                                                             context.wanted))
+    found: dict[str, Suggestion] = {}
+    for rule in rules:
+        for sku in rule.consequent:
+            if sku not in found:
+                found[sku] = _association(rule, sku, triggered)
+        if len(found) >= context.wanted:
+            break
+    return list(found.values())
 
 
 def _triggers(activity: Activity) -> dict[str, Trigger]:

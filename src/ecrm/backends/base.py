@@ -430,11 +430,13 @@ class RecommendationRepository(Protocol):
         before ``start``."""
 
     def replace_rules(self, name: str, rules: Iterable[AssociationRule]) -> None:
-        """Make ``rules`` the model's stored rules."""
+        """Make ``rules`` the model's stored rules, ranking each antecedent's rules in the
+        order given."""
 
-    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]]
-                  ) -> list[AssociationRule]:
-        """The model's stored rules whose antecedent is one of ``antecedents``."""
+    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]],
+                  best: int | None = None) -> list[AssociationRule]:
+        """The model's stored rules whose antecedent is one of ``antecedents`` (of each
+        antecedent only the first ``best`` by rank, when given)."""
 
     def all_rules(self, name: str) -> list[AssociationRule]:
         """Every stored rule of the model."""

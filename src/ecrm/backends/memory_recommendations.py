@@ -191,10 +191,10 @@ class MemoryRecommendationRepository:
             self._counts.rows[name],
             rules={key: tuple(found) for key, found in by_antecedent.items()}))
 
-    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]]
-                  ) -> list[AssociationRule]:
+    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]],
+                  best: int | None = None) -> list[AssociationRule]:
         stored = self._counts.rows[name].rules
-        return [rule for key in set(antecedents) for rule in stored.get(key, ())]
+        return [rule for key in set(antecedents) for rule in stored.get(key, ())[:best]]
 
     def all_rules(self, name: str) -> list[AssociationRule]:
         return [rule for found in self._counts.rows[name].rules.values() for rule in found]

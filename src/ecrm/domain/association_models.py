@@ -10,6 +10,7 @@ thresholds, so serving never recounts.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -85,12 +86,13 @@ def itemset_key(items: tuple[str, ...]) -> str:
     return json.dumps(list(items), ensure_ascii=False, separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=65_536)
 def itemset_from_key(key: str) -> tuple[str, ...]:
-    """The itemset :func:`itemset_key` stored."""
+    """The itemset :func:`itemset_key` stored (cached: serving reads the same few
+    thousand keys again and again)."""
     return tuple(json.loads(key))
 
 
 def best_first(rules: Iterable[AssociationRule]) -> list[AssociationRule]:
     """Rules best first: confidence, lift and count descending, then by their items."""
-    return sorted(rules, key=lambda r: (-r.confidence, -r.lift, -r.count,
-                                        r.antecedent, r.consequent))
+    return sorted(rules, key=AssociationRule.sort_key)

@@ -184,29 +184,34 @@ class SQLAssociationStore(_TenantScoped):
     def replace_rules(self, name: str, rules: Iterable[AssociationRule]) -> None:
         self._conn.execute(delete(_rules).where(self._mine(_rules), _rules.c.model == name))
         self._insert(_rules, ({"tenant_id": self._tenant, "model": name,
-                               "antecedent": itemset_key(rule.antecedent),
+                               "antecedent": key, "position": position,
                                "consequent": itemset_key(rule.consequent),
                                "antecedent_count": rule.antecedent_count,
                                "consequent_count": rule.consequent_count,
-                               "both_count": rule.count} for rule in rules))
+                               "both_count": rule.count}
+                              for key, position, rule in ranked(rules)))
 
-    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]]
-                  ) -> list[AssociationRule]:
+    def rules_for(self, name: str, antecedents: Collection[tuple[str, ...]],
+                  best: int | None = None) -> list[AssociationRule]:
         found: list[AssociationRule] = []
         keys = sorted({itemset_key(antecedent) for antecedent in antecedents})
+        ranks = [] if best is None else [_rules.c.position < best]
         for part in chunks(keys, IN_CHUNK):
-            found.extend(self._stored_rules(name, _rules.c.antecedent.in_(part)))
+            found.extend(self._stored_rules(name, _rules.c.antecedent.in_(part), *ranks))
         return found
 
     def all_rules(self, name: str) -> list[AssociationRule]:
         return self._stored_rules(name)
 
     def _stored_rules(self, name: str, *conditions: Any) -> list[AssociationRule]:
-        query = (select(_rules, _m.c.baskets.label("total"))
-                 .join(_m, and_(_m.c.tenant_id == _rules.c.tenant_id,
-                                _m.c.name == _rules.c.model))
-                 .where(self._mine(_rules), _rules.c.model == name, *conditions))
-        return [_rule_from_row(row) for row in self._conn.execute(query).mappings()]
+        r = _rules.c
+        query = (select(r.antecedent, r.consequent, r.antecedent_count, r.consequent_count,
+                        r.both_count, _m.c.baskets)
+                 .join(_m, and_(_m.c.tenant_id == r.tenant_id, _m.c.name == r.model))
+                 .where(self._mine(_rules), r.model == name, *conditions))
+        return [AssociationRule(itemset_from_key(antecedent), itemset_from_key(consequent),
+                                *counts)
+                for antecedent, consequent, *counts in self._conn.execute(query)]
 
     def items(self, name: str, skus: Collection[str]) -> dict[str, ItemCount]:
         found: dict[str, ItemCount] = {}
@@ -223,6 +228,16 @@ class SQLAssociationStore(_TenantScoped):
             query = query.where(_items.c.category == category)
         query = query.order_by(_items.c.baskets.desc(), _items.c.sku).limit(limit)
         return [ItemCount(*row) for row in self._conn.execute(query)]
+
+
+def ranked(rules: Iterable[AssociationRule]) -> Iterator[tuple[str, int, AssociationRule]]:
+    """Each rule with its antecedent's key and its rank among that antecedent's rules, in
+    the order given."""
+    positions: dict[str, int] = {}
+    for rule in rules:
+        key = itemset_key(rule.antecedent)
+        positions[key] = positions.get(key, -1) + 1
+        yield key, positions[key], rule
 
 
 def _basket_lines() -> Select[Any]:
@@ -249,10 +264,3 @@ def _model_from_row(row: RowMapping) -> AssociationModel:
     return AssociationModel(row["name"], thresholds, row["window_days"], row["baskets"],
                             row["rule_count"], row["window_start"], row["refreshed_at"])
 
-
-def _rule_from_row(row: RowMapping) -> AssociationRule:
-    return AssociationRule(antecedent=itemset_from_key(row["antecedent"]),
-                           consequent=itemset_from_key(row["consequent"]),
-                           antecedent_count=row["antecedent_count"],
-                           consequent_count=row["consequent_count"],
-                           count=row["both_count"], baskets=row["total"])

@@ -670,13 +670,15 @@ association_itemsets = Table(
     **MYSQL_OPTIONS,
 )
 
-# The rules that met the model's thresholds, served by antecedent (the primary key).
+# The rules that met the model's thresholds, served by antecedent: ``position`` ranks an
+# antecedent's rules best first, so serving reads only the best few (the primary key).
 association_rules = Table(
     "ecrm_association_rules", metadata,
     tenant_column(),
     Column("model", Key(64), primary_key=True),
     Column("antecedent", Key(210), primary_key=True),
-    Column("consequent", Key(210), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("consequent", Key(210), nullable=False),
     Column("antecedent_count", BigInteger, nullable=False),
     Column("consequent_count", BigInteger, nullable=False),
     Column("both_count", BigInteger, nullable=False),

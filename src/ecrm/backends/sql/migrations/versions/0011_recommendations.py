@@ -132,10 +132,12 @@ def create_association_itemsets() -> None:
 
 
 def create_association_rules() -> None:
-    """The rules that met the thresholds, keyed by antecedent for serving."""
+    """The rules that met the thresholds, keyed by antecedent and rank for serving."""
     model_child("ecrm_association_rules",
                 sa.Column("antecedent", Key(210), nullable=False, primary_key=True),
-                sa.Column("consequent", Key(210), nullable=False, primary_key=True),
+                sa.Column("position", sa.Integer(), nullable=False, primary_key=True,
+                          autoincrement=False),
+                sa.Column("consequent", Key(210), nullable=False),
                 *(sa.Column(name, sa.BigInteger(), nullable=False)
                   for name in ("antecedent_count", "consequent_count", "both_count")))
 
