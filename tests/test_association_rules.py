@@ -222,6 +222,10 @@ def test_a_string_is_not_a_basket_and_stored_counts_are_checked() -> None:
     with pytest.raises(ValidationError) as raised:
         ItemsetCounter().merge({}, -1)
     assert raised.value.field == "baskets"
+    for length in (1, 5, True):
+        with pytest.raises(ValidationError) as raised:
+            count_itemsets([], max_length=length)
+        assert raised.value.field == "max_length"
 
 
 # -- a worked example -------------------------------------------------------------------------
@@ -260,6 +264,18 @@ def test_confidence_goes_through_supports_times_baskets_as_mlxtends() -> None:
     rules = {rule.antecedent: rule for rule in mine_rules(baskets, thresholds)[1]}
     assert rules[("x",)].confidence == (3 / 25 * 25) / (7 / 25 * 25) != 3 / 7
     assert figures(list(rules.values())) == oracle(baskets, thresholds)[1]
+
+
+def test_baskets_may_be_any_iterables_and_a_string_is_refused() -> None:
+    as_lists = mine_rules(FIVE, MiningThresholds(min_support=0.2))
+    as_iterators = mine_rules((iter(basket) for basket in FIVE), MiningThresholds(min_support=0.2))
+    assert as_iterators == as_lists
+    assert dict(count_itemsets(map(iter, FIVE)).counts()) == dict(count_itemsets(FIVE).counts())
+    for call in (lambda: mine_rules([["a"], "ab"], MiningThresholds()),
+                 lambda: count_itemsets(["ab"])):
+        with pytest.raises(ValidationError) as raised:
+            call()
+        assert raised.value.field == "basket"
 
 
 def test_no_baskets_give_no_itemsets_and_no_rules() -> None:
