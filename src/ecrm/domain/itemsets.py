@@ -99,7 +99,8 @@ class ItemsetCounter:
 
     def remove(self, basket: Iterable[str]) -> None:
         """Uncount one basket added before. A basket that was never added raises
-        ``ValueError`` and changes nothing; counts reaching zero disappear."""
+        ``ValueError`` and changes nothing (an empty basket has no itemsets to tell: it
+        only needs a basket counted); counts reaching zero disappear."""
         itemsets = list(_subsets(distinct_sorted(basket), self.max_length))
         counts = self._counts
         if self.baskets == 0 or any(counts.get(itemset, 0) < 1 for itemset in itemsets):
