@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from itertools import chain, combinations
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, combinations, compress, repeat
 from types import MappingProxyType
+from typing import TypeVar, cast
 
 import attrs
 
 from ecrm.errors import ValidationError
 
 Itemset = tuple[str, ...]
+#: An itemset of SKU codes (see :func:`encoded_rows`) while counting.
+Row = tuple[int, ...]
+#: A SKU or its code.
+K = TypeVar("K", str, int)
 MIN_LENGTH, MAX_LENGTH = 2, 4
 
 
@@ -94,7 +99,8 @@ class ItemsetCounter:
 
     def remove(self, basket: Iterable[str]) -> None:
         """Uncount one basket added before. A basket that was never added raises
-        ``ValueError`` and changes nothing; counts reaching zero disappear."""
+        ``ValueError`` and changes nothing (an empty basket has no itemsets to tell: it
+        only needs a basket counted); counts reaching zero disappear."""
         itemsets = list(_subsets(distinct_sorted(basket), self.max_length))
         counts = self._counts
         if self.baskets == 0 or any(counts.get(itemset, 0) < 1 for itemset in itemsets):
@@ -135,19 +141,51 @@ def _check_stored(itemset: object, count: object, max_length: int) -> None:
         raise ValidationError("counts", f"count of {itemset!r} must be a positive integer")
 
 
-def _sorted_baskets(baskets: Iterable[Iterable[str]]) -> list[Itemset]:
-    """Each basket's distinct SKUs, sorted."""
-    return [distinct_sorted(basket) for basket in baskets]
+def basket_list(baskets: Iterable[Iterable[str]]) -> list[Collection[str]]:
+    """``baskets`` as a list of collections (an iterator basket becomes a tuple), once
+    checked that none is a lone string."""
+    listed = list(baskets)
+    kinds = set(map(type, listed))
+    if any(issubclass(kind, str) for kind in kinds):
+        raise ValidationError("basket", "expected a collection of SKUs, got a string")
+    if all(issubclass(kind, Collection) for kind in kinds):
+        return cast(list[Collection[str]], listed)
+    return list(map(tuple, listed))
+
+
+def encoded_rows(baskets: Iterable[Iterable[str]], skus: Sequence[str]) -> list[Row]:
+    """Each basket as the sorted tuple of the distinct codes of its SKUs among ``skus``
+    (sorted; SKU ``skus[i]`` is code ``i + 1``, and SKUs not in ``skus`` are left out).
+
+    Small ints hash and compare faster than SKU texts, so counting is quicker. The rows are
+    built by C-level ``map`` calls into tuples of ints, which the cyclic garbage collector
+    stops tracking: a million lists or sets would make it walk them all again and again."""
+    code = {sku: number for number, sku in enumerate(skus, 1)}.get
+    present = map(filter, repeat(None), map(map, repeat(code), baskets))
+    return list(map(tuple, map(sorted, map(set, present))))
+
+
+def decoded(counts: Mapping[Row, int], skus: Sequence[str]) -> dict[Itemset, int]:
+    """``counts`` keyed by SKU tuples instead of :func:`encoded_rows` codes."""
+    name = ("", *skus).__getitem__
+    return {tuple(map(name, row)): count for row, count in counts.items()}
+
+
+def _combinations(rows: Iterable[Row], k: int) -> Iterator[Row]:
+    """Every ``k``-item combination of every row, in one stream."""
+    return chain.from_iterable(map(combinations, rows, repeat(k)))
 
 
 def count_itemsets(baskets: Iterable[Iterable[str]], max_length: int = 2) -> ItemsetCounter:
     """An :class:`ItemsetCounter` of all ``baskets`` at once (the fast full rebuild)."""
     counter = ItemsetCounter(max_length)
-    rows = _sorted_baskets(baskets)
-    counts: Counter[Itemset] = Counter()
+    baskets = basket_list(baskets)
+    skus = sorted(set(chain.from_iterable(baskets)))
+    rows = encoded_rows(baskets, skus)
+    counts: Counter[Row] = Counter()
     for k in range(1, counter.max_length + 1):
-        counts.update(chain.from_iterable(combinations(row, k) for row in rows))
-    counter._counts = dict(counts)
+        counts.update(_combinations(rows, k))
+    counter._counts = decoded(counts, skus)
     counter.baskets = len(rows)
     return counter
 
@@ -169,7 +207,7 @@ def frequency_floors(baskets: int, min_support: float) -> tuple[int, int]:
     return single, max(single, math.ceil(min_support * baskets))
 
 
-def is_chain(single: Mapping[str, int], pair_count: Mapping[Itemset, int]) -> bool:
+def is_chain(single: Mapping[K, int], pair_count: Mapping[tuple[K, ...], int]) -> bool:
     """Whether the baskets, cut down to the frequent SKUs ``single``, are nested in one
     another: every pair's count equals the smaller of its SKUs' counts. mlxtend's FP-tree is
     then one path, and it keeps every itemset by the float test alone."""
@@ -178,7 +216,7 @@ def is_chain(single: Mapping[str, int], pair_count: Mapping[Itemset, int]) -> bo
                for pair in combinations(items, 2))
 
 
-def _larger_floor(single: Mapping[str, int], pair_count: Mapping[Itemset, int],
+def _larger_floor(single: Mapping[K, int], pair_count: Mapping[tuple[K, ...], int],
                   floors: tuple[int, int]) -> int:
     """The least count of a frequent itemset of two or more SKUs (see
     :func:`frequency_floors` and :func:`is_chain`)."""
@@ -188,10 +226,10 @@ def _larger_floor(single: Mapping[str, int], pair_count: Mapping[Itemset, int],
     return floor
 
 
-def _keep_frequent(counts: Mapping[Itemset, int], single: dict[str, int], floor: int
-                   ) -> dict[Itemset, int]:
+def _keep_frequent(counts: Mapping[tuple[K, ...], int], single: Mapping[K, int], floor: int
+                   ) -> dict[tuple[K, ...], int]:
     """The frequent singles, then the larger itemsets of ``counts`` reaching ``floor``."""
-    kept: dict[Itemset, int] = {(sku,): count for sku, count in single.items()}
+    kept: dict[tuple[K, ...], int] = {(sku,): count for sku, count in single.items()}
     kept.update((itemset, count) for itemset, count in counts.items()
                 if len(itemset) > 1 and count >= floor)
     return kept
@@ -224,10 +262,10 @@ class FrequentItemsets:
         return cls(baskets, _keep_frequent(counts, single, floor))
 
 
-def _candidates(frequent: Iterable[Itemset]) -> set[Itemset]:
+def _candidates(frequent: Iterable[Row]) -> set[Row]:
     """Apriori candidates one item longer than ``frequent`` (all of one length): joins of
     two itemsets sharing all but their last SKU, whose every subset is frequent."""
-    by_prefix: defaultdict[Itemset, list[str]] = defaultdict(list)
+    by_prefix: defaultdict[Row, list[int]] = defaultdict(list)
     known = set(frequent)
     for itemset in sorted(known):
         by_prefix[itemset[:-1]].append(itemset[-1])
@@ -240,8 +278,7 @@ def _candidates(frequent: Iterable[Itemset]) -> set[Itemset]:
     return found
 
 
-def _count_level(rows: Sequence[Itemset], k: int, candidates: set[Itemset]
-                 ) -> Counter[Itemset]:
+def _count_level(rows: Sequence[Row], k: int, candidates: set[Row]) -> Counter[Row]:
     """Counts of the ``k``-item ``candidates`` over ``rows``."""
     return Counter(itemset for row in rows if len(row) >= k
                    for itemset in combinations(row, k) if itemset in candidates)
@@ -253,24 +290,25 @@ def mine_frequent(baskets: Iterable[Iterable[str]], min_support: float, max_leng
     SKUs, then pairs of frequent SKUs, then only candidates whose subsets are all
     frequent."""
     min_support, max_length = check_support(min_support), check_max_length(max_length)
-    sets = [distinct(basket) for basket in baskets]
-    if not sets:
+    baskets = basket_list(baskets)
+    n = len(baskets)
+    if not n:
         return FrequentItemsets(0, {})
-    floors = frequency_floors(len(sets), min_support)
-    single = {sku: count for sku, count in Counter(chain.from_iterable(sets)).items()
-              if count >= floors[0]}
-    rows = [tuple(sorted(basket & single.keys())) for basket in sets]
-    rows = [row for row in rows if len(row) > 1]
-    pairs: Counter[Itemset] = Counter(
-        chain.from_iterable(combinations(row, 2) for row in rows))
+    floors = frequency_floors(n, min_support)
+    counted = Counter(chain.from_iterable(map(set, baskets)))
+    skus = sorted(sku for sku, count in counted.items() if count >= floors[0])
+    several = compress(baskets, map((1).__lt__, map(len, baskets)))
+    rows = [row for row in encoded_rows(several, skus) if len(row) > 1]
+    single = {number: counted[sku] for number, sku in enumerate(skus, 1)}
+    pairs: Counter[Row] = Counter(_combinations(rows, 2))
     floor = _larger_floor(single, pairs, floors)
     frequent = _keep_frequent(pairs, single, floor)
-    level: list[Itemset] = [itemset for itemset in frequent if len(itemset) == 2]
+    level: list[Row] = [row for row in pairs if pairs[row] >= floor]
     for k in range(3, max_length + 1):
         if not level:
             break
-        found = {itemset: count for itemset, count in
+        found = {row: count for row, count in
                  _count_level(rows, k, _candidates(level)).items() if count >= floor}
         frequent.update(found)
         level = list(found)
-    return FrequentItemsets(len(sets), frequent)
+    return FrequentItemsets(n, decoded(frequent, skus))
