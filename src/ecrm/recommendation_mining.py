@@ -179,8 +179,11 @@ class AssociationMining:
 
 
 def _min_baskets(min_support: float, baskets: int) -> int:
-    """The fewest baskets a frequent itemset needs (mlxtend's ``ceil(min_support * n)``)."""
-    return max(1, math.ceil(min_support * baskets))
+    """A floor below every frequent item's and itemset's count, to read fewer counts;
+    :meth:`FrequentItemsets.from_counts` then applies mlxtend's exact tests (a single SKU
+    passes on ``count / n >= min_support`` even where ``ceil(min_support * n)`` rounded
+    up past its count)."""
+    return max(1, math.floor(min_support * baskets) - 1)
 
 
 def _rules_of(counts: Mapping[tuple[str, ...], int], baskets: int,

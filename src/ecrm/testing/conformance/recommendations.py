@@ -119,6 +119,19 @@ class RecommendationContract(ContractBase):
         assert refreshed.rule_count == fresh.rule_count
         assert crm.recommendations.refresh() == crm.recommendations.model()
 
+    def test_refresh_keeps_itemsets_that_pass_only_by_mlxtends_float_test(self, crm: CRM
+                                                                          ) -> None:
+        # 0.28 * 25 is 7.000000000000001: B in 7 of 25 baskets is frequent by
+        # count / n >= 0.28, and so is {A, B}, the baskets being nested (mlxtend's rule).
+        nested = [(f"n{i}", ("A", "B") if i < 7 else ("A",), 0) for i in range(25)]
+        shop(crm, nested)
+        mined = crm.recommendations.mine(min_support=0.28, min_confidence=0.0)
+        assert mined.rule_count == 2
+        rows = rule_rows(crm)
+        assert rows == expected_rows(nested, min_support=0.28, min_confidence=0.0)
+        assert crm.recommendations.refresh().rule_count == 2
+        assert rule_rows(crm) == rows
+
     def test_models_are_listed_replaced_and_dropped(self, crm: CRM) -> None:
         shop(crm)
         crm.recommendations.mine(min_support=0.4)
