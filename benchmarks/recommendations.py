@@ -7,12 +7,15 @@ builds:
   percentile, beside the same associations-plus-best-sellers answer worked out by hand:
   three statements through raw ``sqlite3`` on the same file and a few lines of Python;
   the same SKUs checked for every customer;
-- mining: ``crm.recommendations.mine`` (read every basket from the database, count, store
-  the counts and the rules) once;
+- mining, each side from the same database: ``crm.recommendations.mine`` (read every
+  basket, count, store the rules and the item counts; with ``incremental=True`` also every
+  itemset's count and the orders counted) beside mlxtend (the same baskets read through
+  raw ``sqlite3``, one-hot encoded, ``fpgrowth`` + ``association_rules``), the same rules
+  checked bit for bit;
 - refresh: ``crm.recommendations.refresh`` after ``--new-orders`` orders were recorded,
   beside mining the same model afresh.
 
-The comparison of pair mining with mlxtend is ``benchmarks.mining``.
+The comparison of the mining itself on baskets already in memory is ``benchmarks.mining``.
 
     python -m benchmarks.recommendations --scale 1.0 --customers 2000
 """
@@ -28,6 +31,8 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +40,7 @@ import ecrm
 from benchmarks.generator import ShopParams, ensure_dataset
 from benchmarks.segments import sqlite_store
 from ecrm.backends.sql import make_engine, tables
+from ecrm.domain.association import MiningThresholds
 from ecrm.domain.association_models import itemset_key
 
 RECOMMENDATION_TABLES = [tables.recommendation_rules, tables.association_models,
@@ -47,6 +53,7 @@ BOUGHT = """
 SELECT l.sku FROM ecrm_orders o JOIN ecrm_order_lines l
   ON l.tenant_id = o.tenant_id AND l.order_id = o.order_id
 WHERE o.tenant_id = ? AND o.customer_id = ? AND o.status != 'cancelled'
+  AND l.order_id IN (SELECT order_id FROM ecrm_orders WHERE tenant_id = ? AND customer_id = ?)
 ORDER BY o.placed_at DESC, o.order_id DESC, l.line_no
 """
 RULES = """
@@ -84,8 +91,8 @@ def by_hand(db: Path, tenant: str, model_baskets: int) -> Callable[[str], list[s
     conn = sqlite3.connect(db)
 
     def run(customer_id: str) -> list[str]:
-        bought = list(dict.fromkeys(sku for (sku,) in conn.execute(BOUGHT,
-                                                                    (tenant, customer_id))))
+        bought = list(dict.fromkeys(sku for (sku,) in conn.execute(
+            BOUGHT, (tenant, customer_id, tenant, customer_id))))
         keys = [itemset_key((sku,)) for sku in bought[:20]]
         rules = conn.execute(RULES.format(",".join("?" * len(keys))),
                              (tenant, *keys)).fetchall() if keys else []
@@ -193,6 +200,50 @@ def refresh(crm: Any, new_orders: int, seed: int) -> None:
           f"same rules as the fresh mine: {same and fresh.baskets == refreshed.baskets}")
 
 
+BASKET_LINES = """
+SELECT l.order_id, l.sku FROM ecrm_order_lines l JOIN ecrm_orders o
+  ON l.tenant_id = o.tenant_id AND l.order_id = o.order_id
+WHERE o.tenant_id = ? AND o.status != 'cancelled' ORDER BY l.order_id, l.line_no
+"""
+
+
+def mlxtend_from_db(db: Path, tenant: str) -> tuple[float, float, Any]:
+    """mlxtend's whole way from the database: read the baskets, encode, mine. Seconds
+    of all of it, of the mining alone, and the rules."""
+    from benchmarks.mining import mlxtend_side, one_hot
+
+    started = time.perf_counter()
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(BASKET_LINES, (tenant,))
+        baskets = [[sku for _, sku in lines] for _, lines in groupby(rows, itemgetter(0))]
+    frame, _ = one_hot(baskets, sparse=False)
+    mined = time.perf_counter()
+    rules = mlxtend_side(frame, MiningThresholds(**THRESHOLDS))()
+    done = time.perf_counter()
+    return done - started, done - mined, rules
+
+
+def mining(crm: Any, db: Path) -> None:
+    """Time ecrm's mine (both kinds) beside mlxtend's way from the same database."""
+    from benchmarks.mining import ecrm_rules, mlxtend_rules
+
+    seconds = {}
+    for incremental in (False, True):
+        started = time.perf_counter()
+        model = crm.recommendations.mine(incremental=incremental, **THRESHOLDS)
+        seconds[incremental] = time.perf_counter() - started
+    whole, alone, rules = mlxtend_from_db(db, crm.tenant)
+    same = mlxtend_rules(rules) == ecrm_rules(crm.recommendations.association_rules())
+    print(f"mining {model.baskets:,} baskets, {THRESHOLDS}: {model.rule_count:,} rules; "
+          f"same rules as mlxtend, bit for bit: {same}")
+    print(f"  mlxtend from the database (read, one-hot, fpgrowth + rules) {whole:7.2f} s"
+          f"  (fpgrowth + rules alone {alone:.2f} s)")
+    for incremental, label in ((False, "ecrm mine(incremental=False)"),
+                               (True, "ecrm mine(incremental=True)")):
+        print(f"  {label:<56}{seconds[incremental]:7.2f} s  "
+              f"{seconds[incremental] / whole:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Command line."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -205,10 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = ensure_dataset(ShopParams(scale=args.scale, seed=args.seed))
     db = store_copy(data_dir)
     crm = ecrm.CRM.open(f"sqlite:///{db}")
-    started = time.perf_counter()
-    model = crm.recommendations.mine(**THRESHOLDS)
-    print(f"mine ({THRESHOLDS}): {time.perf_counter() - started:.2f} s, "
-          f"{model.baskets:,} baskets, {model.rule_count:,} rules")
+    mining(crm, db)
     serve(crm, db, args.customers, args.seed)
     refresh(crm, args.new_orders, args.seed)
 

@@ -33,7 +33,7 @@ events = st.tuples(st.integers(0, 4), st.integers(0, 21),
 thresholds = st.fixed_dictionaries({
     "min_support": st.sampled_from(SUPPORTS), "min_confidence": st.sampled_from((0, 0.3, 0.5)),
     "min_lift": st.sampled_from((0, 1.0)), "max_length": st.sampled_from((2, 3)),
-    "window_days": st.sampled_from((None, 10))})
+    "window_days": st.sampled_from((None, 10)), "incremental": st.booleans()})
 
 
 def build(backend: Any, plan: list[Any], seen: list[Any]) -> tuple[CRM, list[str]]:

@@ -10,7 +10,11 @@ failure leaves the model as it was.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import attrs
@@ -23,6 +27,7 @@ from ecrm.domain.association import (
     MiningThresholds,
     association_rules,
     count_itemsets,
+    frequent_itemsets,
 )
 from ecrm.domain.association_models import (
     AssociationModel,
@@ -32,7 +37,7 @@ from ecrm.domain.association_models import (
     model_name,
 )
 from ecrm.domain.association_models import window_days as checked_window
-from ecrm.errors import NotFound
+from ecrm.errors import NotFound, ValidationError
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -41,24 +46,33 @@ if TYPE_CHECKING:
 DEFAULT_MODEL = "default"
 
 
-class _Tally:
-    """Counts baskets while remembering their order ids and items' categories."""
+_has_category = itemgetter(1)
 
-    def __init__(self, max_length: int) -> None:
+
+class _Tally:
+    """Counts baskets while remembering their order ids (``keep_ids``) and items'
+    categories."""
+
+    def __init__(self, max_length: int, *, keep_ids: bool = True) -> None:
         self.max_length = max_length
+        self.keep_ids = keep_ids
         self.order_ids: list[str] = []
         self.categories: dict[str, str] = {}
 
     def count(self, baskets: Iterable[Basket]) -> ItemsetCounter:
-        return count_itemsets(self._skus(baskets), self.max_length)
+        """Every itemset's count."""
+        return count_itemsets(self.skus(baskets), self.max_length)
 
-    def _skus(self, baskets: Iterable[Basket]) -> Iterator[list[str]]:
+    def skus(self, baskets: Iterable[Basket]) -> Iterator[tuple[str, ...]]:
+        """The baskets' SKUs, noting ids and categories on the way."""
+        remember = self.order_ids.append if self.keep_ids else len
+        categories = self.categories
         for basket in baskets:
-            self.order_ids.append(basket.order_id)
-            for sku, category in basket.items:
-                if category is not None:
-                    self.categories[sku] = category
-            yield basket.skus()
+            remember(basket.order_id)
+            # The last category a line gives each SKU, in order id and line order.
+            lines = zip(basket.skus, basket.categories, strict=True)
+            categories.update(filter(_has_category, lines))
+            yield basket.skus
 
 
 class AssociationMining:
@@ -69,11 +83,14 @@ class AssociationMining:
     def mine(self, name: str = DEFAULT_MODEL, *, window_days: int | None = None,
              min_support: float = 0.001, min_confidence: float = 0.1,
              min_lift: float = 0.0, min_leverage: float = -1.0,
-             min_conviction: float = 0.0, max_length: int = 2) -> AssociationModel:
+             min_conviction: float = 0.0, max_length: int = 2,
+             incremental: bool = True) -> AssociationModel:
         """Count every basket (the distinct SKUs of an order that is not cancelled) placed
         in the last ``window_days`` days (None: all time) and store model ``name``: the
-        count of every item and itemset of up to ``max_length`` items, and the rules that
-        reach every minimum. Replaces a stored model of that name.
+        count of every item, the rules that reach every minimum and, when
+        ``incremental``, the count of every itemset of up to ``max_length`` items and the
+        orders counted, which let :meth:`refresh` add and take away baskets instead of
+        mining again. Replaces a stored model of that name.
 
         :raises ValidationError: a name that is not an identifier, a window that is not
             a positive number of days, ``min_support`` outside (0, 1],
@@ -83,27 +100,14 @@ class AssociationMining:
         thresholds = MiningThresholds(min_support=min_support, min_confidence=min_confidence,
                                       min_lift=min_lift, min_leverage=min_leverage,
                                       min_conviction=min_conviction, max_length=max_length)
+        if not isinstance(incremental, bool):
+            raise ValidationError("incremental", "expected True or False")
         name, days, now = model_name(name), checked_window(window_days), self._crm.clock.now()
+        settings = AssociationModel(name, thresholds, days, 0, 0, None, now, incremental)
 
         def work(uow: UnitOfWork) -> AssociationModel:
-            store = uow.recommendations
-            stored = store.get_model(name, for_update=True)
-            empty = AssociationModel(name, thresholds, days, 0, 0, None, now)
-            start = empty.window_at(now)
-            tally = _Tally(thresholds.max_length)
-            counter = tally.count(store.baskets(start, now))
-            counts = counter.counts()
-            rules = _rules_of(counts, counter.baskets, thresholds)
-            model = attrs.evolve(empty, baskets=counter.baskets, rule_count=len(rules),
-                                 window_start=start)
-            store.put_model(model)
-            if stored is not None:
-                store.clear_counts(name)
-            store.add_counts(name, _items(counts, tally.categories),
-                             {key: n for key, n in counts.items() if len(key) > 1},
-                             tally.order_ids)
-            store.replace_rules(name, rules)
-            return model
+            stored = uow.recommendations.get_model(name, for_update=True)
+            return _mine_into(uow, settings, now, replacing=stored is not None)
 
         return self._crm.transact(work)
 
@@ -122,6 +126,8 @@ class AssociationMining:
             model = store.get_model(name, for_update=True)
             if model is None:
                 raise NotFound("association model", name)
+            if not model.incremental:
+                return _mine_into(uow, model, now, replacing=True)
             start = model.window_at(now)
             removed = _Tally(model.thresholds.max_length)
             taken = removed.count(list(store.stale_baskets(name, start)))
@@ -178,6 +184,37 @@ class AssociationMining:
         return best_first(self._crm.transact(read, read_only=True))
 
 
+def _mine_into(uow: UnitOfWork, settings: AssociationModel, now: datetime, *,
+               replacing: bool) -> AssociationModel:
+    """Mine the model ``settings`` describes from the baskets of its window at ``now`` and
+    store it, in place of its stored counts when ``replacing``."""
+    store, thresholds = uow.recommendations, settings.thresholds
+    start = settings.window_at(now)
+    tally = _Tally(thresholds.max_length, keep_ids=settings.incremental)
+    baskets = store.baskets(start, now)
+    if settings.incremental:
+        counter = tally.count(baskets)
+        counts, total = counter.counts(), counter.baskets
+        rules = _rules_of(counts, total, thresholds)
+        singles = {key[0]: n for key, n in counts.items() if len(key) == 1}
+        itemsets = {key: n for key, n in counts.items() if len(key) > 1}
+    else:
+        listed = list(tally.skus(baskets))
+        singles, total = Counter(chain.from_iterable(map(set, listed))), len(listed)
+        rules = best_first(association_rules(frequent_itemsets(listed, thresholds),
+                                             thresholds))
+        itemsets = {}
+    model = attrs.evolve(settings, baskets=total, rule_count=len(rules), window_start=start,
+                         refreshed_at=now)
+    store.put_model(model)
+    if replacing:
+        store.clear_counts(settings.name)
+    items = [ItemCount(sku, tally.categories.get(sku), n) for sku, n in singles.items()]
+    store.add_counts(settings.name, items, itemsets, tally.order_ids)
+    store.replace_rules(settings.name, rules)
+    return model
+
+
 def _min_baskets(min_support: float, baskets: int) -> int:
     """A floor below every frequent item's and itemset's count, to read fewer counts;
     :meth:`FrequentItemsets.from_counts` then applies mlxtend's exact tests (a single SKU
@@ -191,11 +228,6 @@ def _rules_of(counts: Mapping[tuple[str, ...], int], baskets: int,
     frequent = FrequentItemsets.from_counts(counts, baskets, thresholds.min_support)
     return best_first(association_rules(frequent, thresholds))
 
-
-def _items(counts: Mapping[tuple[str, ...], int],
-           categories: dict[str, str]) -> list[ItemCount]:
-    return [ItemCount(key[0], categories.get(key[0]), n)
-            for key, n in counts.items() if len(key) == 1]
 
 
 def _changes(added: ItemsetCounter, removed: ItemsetCounter, categories: dict[str, str]

@@ -35,13 +35,9 @@ class _Counts:
 
 
 def as_basket(order: Order) -> Basket:
-    """The basket of an order: its distinct SKUs, each with the first category a line
-    gives it."""
-    items: dict[str, str | None] = {}
-    for line in order.lines:
-        if items.get(line.sku) is None:
-            items[line.sku] = line.category
-    return Basket(order.order_id, tuple(items.items()))
+    """The basket of an order: the SKU and category of each line."""
+    return Basket(order.order_id, tuple(line.sku for line in order.lines),
+                  tuple(line.category for line in order.lines))
 
 
 def _counted(order: Order, start: datetime | None, end: datetime) -> bool:
@@ -102,7 +98,8 @@ class MemoryRecommendationRepository:
         return found
 
     def baskets(self, start: datetime | None, end: datetime) -> Iterator[Basket]:
-        for order in list(self._data.orders.rows.values()):
+        for order_id in sorted(self._data.orders.rows):
+            order = self._data.orders.rows[order_id]
             if _counted(order, start, end):
                 yield as_basket(order)
 

@@ -6,12 +6,31 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, and_, delete, exists, insert, or_, select, update
+from sqlalchemy import (
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 
-from ecrm.backends.sql import tables
-from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped
+from ecrm.backends.sql import driver, tables
+from ecrm.backends.sql.repositories import (
+    IN_CHUNK,
+    TENANT,
+    _insert_many,
+    _TenantScoped,
+    tenant_of,
+)
 from ecrm.batching import chunks
 from ecrm.domain.association import AssociationRule, MiningThresholds
 from ecrm.domain.association_models import (
@@ -45,49 +64,31 @@ class SQLAssociationStore(_TenantScoped):
     # -- baskets -------------------------------------------------------------------------
 
     def baskets(self, start: datetime | None, end: datetime) -> Iterator[Basket]:
-        return self._baskets(self._basket_query(start, end))
+        return self._baskets(_IN_WINDOW[start is not None, False],
+                             {"start": start, "end": end})
 
     def pending_baskets(self, name: str, start: datetime | None,
                         end: datetime) -> Iterator[Basket]:
-        seen = exists().where(_counted.c.tenant_id == _o.c.tenant_id,
-                              _counted.c.model == name,
-                              _counted.c.order_id == _o.c.order_id)
-        return self._baskets(self._basket_query(start, end).where(~seen))
+        return self._baskets(_IN_WINDOW[start is not None, True],
+                             {"start": start, "end": end, "model": name})
 
     def stale_baskets(self, name: str, start: datetime | None) -> Iterator[Basket]:
-        gone = _o.c.status == OrderStatus.CANCELLED.value
-        if start is not None:
-            gone = or_(gone, _o.c.placed_at < start)
-        query = (_basket_lines()
-                 .join(_counted, and_(_counted.c.tenant_id == _o.c.tenant_id,
-                                      _counted.c.order_id == _o.c.order_id))
-                 .where(self._mine(_o), _counted.c.model == name, gone))
-        return self._baskets(query)
+        return self._baskets(_STALE[start is not None], {"start": start, "model": name})
 
-    def _basket_query(self, start: datetime | None, end: datetime) -> Select[Any]:
-        window = [_o.c.placed_at <= end]
-        if start is not None:
-            window.append(_o.c.placed_at >= start)
-        return _basket_lines().where(self._mine(_o), _o.c.status != OrderStatus.CANCELLED.value,
-                                     *window)
-
-    def _baskets(self, query: Select[Any]) -> Iterator[Basket]:
-        """Group the streamed (order id, SKU, category) rows, in order id order, into
-        baskets."""
-        ordered = (query.order_by(_l.c.order_id, _l.c.line_no)
-                   .execution_options(yield_per=STREAM_ROWS))
-        result = self._conn.execute(ordered)
-        current: str | None = None
-        items: dict[str, str | None] = {}
-        for order_id, sku, category in result:
-            if order_id != current:
-                if current is not None:
-                    yield Basket(current, tuple(items.items()))
-                current, items = order_id, {}
-            if items.get(sku) is None:
-                items[sku] = category
-        if current is not None:
-            yield Basket(current, tuple(items.items()))
+    def _baskets(self, statement: Select[Any], params: dict[str, Any]) -> Iterator[Basket]:
+        """Group the (order id, SKU, category) rows of ``statement``, streamed in order id
+        order, into baskets; on the driver when allowed (a million baskets read about
+        twice as fast)."""
+        bound = {TENANT: self._tenant, **{k: v for k, v in params.items() if v is not None}}
+        if self._direct:
+            rows: Iterable[Any] = driver.stream(self._conn, statement, bound, STREAM_ROWS)
+        else:
+            rows = self._conn.execute(statement.execution_options(yield_per=STREAM_ROWS),
+                                      bound)
+        second, third = itemgetter(1), itemgetter(2)
+        for order_id, lines in groupby(rows, itemgetter(0)):
+            group = list(lines)
+            yield Basket(order_id, tuple(map(second, group)), tuple(map(third, group)))
 
     # -- models --------------------------------------------------------------------------
 
@@ -241,9 +242,44 @@ def ranked(rules: Iterable[AssociationRule]) -> Iterator[tuple[str, int, Associa
 
 
 def _basket_lines() -> Select[Any]:
-    """(order id, SKU, category) of every line joined to its order."""
-    return select(_l.c.order_id, _l.c.sku, _l.c.category).select_from(
-        _l.join(_o, and_(_l.c.tenant_id == _o.c.tenant_id, _l.c.order_id == _o.c.order_id)))
+    """(order id, SKU, category) of every line of the tenant's orders, by order id."""
+    return (select(_l.c.order_id, _l.c.sku, _l.c.category)
+            .select_from(_l.join(_o, and_(_l.c.tenant_id == _o.c.tenant_id,
+                                          _l.c.order_id == _o.c.order_id)))
+            .where(tenant_of(_o))
+            .order_by(_l.c.order_id, _l.c.line_no))
+
+
+def _in_window(with_start: bool, pending: bool) -> Select[Any]:
+    """The lines of counted orders placed by ``end`` (and from ``start``); with
+    ``pending``, only of orders model ``model`` has not counted."""
+    query = _basket_lines().where(_o.c.status != OrderStatus.CANCELLED.value,
+                                  _o.c.placed_at <= bindparam("end"))
+    if with_start:
+        query = query.where(_o.c.placed_at >= bindparam("start"))
+    if pending:
+        query = query.where(~exists().where(_counted.c.tenant_id == _o.c.tenant_id,
+                                            _counted.c.model == bindparam("model"),
+                                            _counted.c.order_id == _o.c.order_id))
+    return query
+
+
+def _stale(with_start: bool) -> Select[Any]:
+    """The lines of orders model ``model`` counted that are now cancelled (or placed
+    before ``start``)."""
+    gone = _o.c.status == OrderStatus.CANCELLED.value
+    if with_start:
+        gone = or_(gone, _o.c.placed_at < bindparam("start"))
+    return (_basket_lines()
+            .join(_counted, and_(_counted.c.tenant_id == _o.c.tenant_id,
+                                 _counted.c.order_id == _o.c.order_id))
+            .where(_counted.c.model == bindparam("model"), gone))
+
+
+#: The basket reads, built once (the driver path compiles each once).
+_IN_WINDOW = {(start, pending): _in_window(start, pending)
+              for start in (False, True) for pending in (False, True)}
+_STALE = {start: _stale(start) for start in (False, True)}
 
 
 def _model_params(model: AssociationModel) -> dict[str, Any]:
@@ -253,7 +289,7 @@ def _model_params(model: AssociationModel) -> dict[str, Any]:
             "min_leverage": t.min_leverage, "min_conviction": t.min_conviction,
             "max_length": t.max_length, "baskets": model.baskets,
             "rule_count": model.rule_count, "window_start": model.window_start,
-            "refreshed_at": model.refreshed_at}
+            "refreshed_at": model.refreshed_at, "incremental": model.incremental}
 
 
 def _model_from_row(row: RowMapping) -> AssociationModel:
@@ -262,5 +298,6 @@ def _model_from_row(row: RowMapping) -> AssociationModel:
         min_lift=row["min_lift"], min_leverage=row["min_leverage"],
         min_conviction=row["min_conviction"], max_length=row["max_length"])
     return AssociationModel(row["name"], thresholds, row["window_days"], row["baskets"],
-                            row["rule_count"], row["window_start"], row["refreshed_at"])
+                            row["rule_count"], row["window_start"], row["refreshed_at"],
+                            row["incremental"])
 

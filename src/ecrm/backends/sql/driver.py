@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -89,6 +89,17 @@ def rows(conn: Connection, statement: Executable, params: Params) -> list[tuple[
     sqlite = _sqlite3_connection(conn)
     cursor = _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
     return compiled.rows(cursor.fetchall())
+
+
+def stream(conn: Connection, statement: Executable, params: Params,
+           size: int) -> Iterator[tuple[Any, ...]]:
+    """The rows of a SELECT, fetched ``size`` at a time and converted as SQLAlchemy
+    converts them: for reads of millions of rows."""
+    compiled = compile_once(conn.dialect, statement, tuple(params))
+    cursor = _call(conn.dialect, _sqlite3_connection(conn).execute, compiled.sql,
+                   compiled.parameters(params))
+    while batch := cursor.fetchmany(size):
+        yield from compiled.rows(batch)
 
 
 def write(conn: Connection, statement: Executable, params: Params | Sequence[Params]) -> None:

@@ -633,6 +633,7 @@ association_models = Table(
     Column("rule_count", Integer, nullable=False),
     Column("window_start", UTCDateTime),
     Column("refreshed_at", UTCDateTime, nullable=False),
+    Column("incremental", Boolean, nullable=False),
     **MYSQL_OPTIONS,
 )
 

@@ -118,6 +118,15 @@ class RecommendationContract(ContractBase):
         assert rule_rows(crm) == rule_rows(crm, "fresh")
         assert refreshed.rule_count == fresh.rule_count
         assert crm.recommendations.refresh() == crm.recommendations.model()
+        # A model that keeps no counts is mined again by refresh, to the same rules.
+        crm.recommendations.mine("lean", window_days=8, min_support=0.2,
+                                 min_confidence=0.3, incremental=False)
+        record(crm, "o7", ids["o1"], days=11, lines=[line("CASE"), line("CABLE")])
+        lean = crm.recommendations.refresh("lean")
+        again = crm.recommendations.mine("again", window_days=8, min_support=0.2,
+                                         min_confidence=0.3)
+        assert not lean.incremental and lean.baskets == again.baskets == 4
+        assert rule_rows(crm, "lean") == rule_rows(crm, "again") != []
 
     def test_refresh_keeps_itemsets_that_pass_only_by_mlxtends_float_test(self, crm: CRM
                                                                           ) -> None:

@@ -107,6 +107,7 @@ def create_association_models() -> None:
         sa.Column("rule_count", sa.Integer(), nullable=False),
         sa.Column("window_start", UTCDateTime(), nullable=True),
         sa.Column("refreshed_at", UTCDateTime(), nullable=False),
+        sa.Column("incremental", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("tenant_id", "name", name=op.f("pk_ecrm_association_models")),
         **MYSQL_OPTIONS,
     )
