@@ -253,12 +253,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="random customers to serve")
     parser.add_argument("--new-orders", type=int, default=1000)
     args = parser.parse_args(argv)
-    data_dir = ensure_dataset(ShopParams(scale=args.scale, seed=args.seed))
-    db = store_copy(data_dir)
+    run_all(ShopParams(scale=args.scale, seed=args.seed), args.customers, args.new_orders)
+
+
+def run_all(params: ShopParams, customers: int = 2000, new_orders: int = 1000) -> None:
+    """Mining, serving and refreshing on a copy of the shop's SQLite store."""
+    db = store_copy(ensure_dataset(params))
     crm = ecrm.CRM.open(f"sqlite:///{db}")
     mining(crm, db)
-    serve(crm, db, args.customers, args.seed)
-    refresh(crm, args.new_orders, args.seed)
+    serve(crm, db, customers, params.seed)
+    refresh(crm, new_orders, params.seed)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Run every benchmark: generate (or reuse) the synthetic shop, then ingest, import time,
 points earn/redeem (on SQLite, and on PostgreSQL when given a URL), segments, RFM,
-cohorts and lifetime value.
+cohorts, lifetime value, association-rule mining and recommendations.
 
     python -m benchmarks.run --scale 1.0 [--postgres URL]
 """
@@ -13,7 +13,17 @@ import os
 import platform
 import time
 
-from benchmarks import clv, cohorts, import_time, ingest, loyalty, rfm, segments
+from benchmarks import (
+    clv,
+    cohorts,
+    import_time,
+    ingest,
+    loyalty,
+    mining,
+    recommendations,
+    rfm,
+    segments,
+)
 from benchmarks.generator import ShopParams, ensure_dataset
 
 
@@ -59,6 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     rfm.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
     cohorts.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
     clv.run_all(ShopParams(scale=args.scale, seed=args.seed), args.repeat)
+    print()
+    mining.run_all(ShopParams(scale=args.scale, seed=args.seed), max(args.repeat, 3))
+    print()
+    recommendations.run_all(ShopParams(scale=args.scale, seed=args.seed))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "b
          "email-parsing.md", "cases.md", "inbound.md", "channel-plugins.md", "consent.md",
          "segments.md", "analytics.md", "analytics-journeys.md", "analytics-cohorts.md",
          "analytics-channels.md", "analytics-rfm.md",
-         "analytics-clv.md", "recommendations.md"]
+         "analytics-clv.md", "recommendations.md",
+         "recommendations-mining.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 

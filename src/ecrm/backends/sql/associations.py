@@ -11,7 +11,6 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
-    RowMapping,
     Select,
     and_,
     bindparam,
@@ -93,9 +92,11 @@ class SQLAssociationStore(_TenantScoped):
     # -- models --------------------------------------------------------------------------
 
     def get_model(self, name: str, *, for_update: bool = False) -> AssociationModel | None:
-        query = select(_m).where(self._mine(_m), _m.c.name == name)
-        if for_update:
-            query = query.with_for_update()
+        if not for_update:  # every suggestion reads it: a statement built once
+            rows = self._rows(_MODEL, name=name)
+            return _model_from_row(dict(zip(_m.c.keys(), rows[0], strict=True))) \
+                if rows else None
+        query = select(_m).where(self._mine(_m), _m.c.name == name).with_for_update()
         row = self._conn.execute(query).mappings().first()
         return None if row is None else _model_from_row(row)
 
@@ -223,12 +224,11 @@ class SQLAssociationStore(_TenantScoped):
         return found
 
     def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:
-        query = select(_items.c.sku, _items.c.category, _items.c.baskets).where(
-            self._mine(_items), _items.c.model == name)
-        if category is not None:
-            query = query.where(_items.c.category == category)
-        query = query.order_by(_items.c.baskets.desc(), _items.c.sku).limit(limit)
-        return [ItemCount(*row) for row in self._conn.execute(query)]
+        if category is None:
+            rows = self._rows(_POPULAR[False], model=name, limit=limit)
+        else:
+            rows = self._rows(_POPULAR[True], model=name, category=category, limit=limit)
+        return [ItemCount(*row) for row in rows]
 
 
 def ranked(rules: Iterable[AssociationRule]) -> Iterator[tuple[str, int, AssociationRule]]:
@@ -276,6 +276,18 @@ def _stale(with_start: bool) -> Select[Any]:
             .where(_counted.c.model == bindparam("model"), gone))
 
 
+def _popular(in_category: bool) -> Select[Any]:
+    """A model's best sellers (in one category)."""
+    query = select(_items.c.sku, _items.c.category, _items.c.baskets).where(
+        tenant_of(_items), _items.c.model == bindparam("model"))
+    if in_category:
+        query = query.where(_items.c.category == bindparam("category"))
+    return query.order_by(_items.c.baskets.desc(), _items.c.sku).limit(bindparam("limit"))
+
+
+#: Statements serving runs for every suggestion, built once.
+_MODEL = select(_m).where(tenant_of(_m), _m.c.name == bindparam("name"))
+_POPULAR = {in_category: _popular(in_category) for in_category in (False, True)}
 #: The basket reads, built once (the driver path compiles each once).
 _IN_WINDOW = {(start, pending): _in_window(start, pending)
               for start in (False, True) for pending in (False, True)}
@@ -292,7 +304,7 @@ def _model_params(model: AssociationModel) -> dict[str, Any]:
             "refreshed_at": model.refreshed_at, "incremental": model.incremental}
 
 
-def _model_from_row(row: RowMapping) -> AssociationModel:
+def _model_from_row(row: Mapping[str, Any]) -> AssociationModel:
     thresholds = MiningThresholds(
         min_support=row["min_support"], min_confidence=row["min_confidence"],
         min_lift=row["min_lift"], min_leverage=row["min_leverage"],
