@@ -95,7 +95,8 @@ class AssociationMining:
         :raises ValidationError: a name that is not an identifier, a window that is not
             a positive number of days, ``min_support`` outside (0, 1],
             ``min_confidence`` outside [0, 1], ``min_leverage`` outside [-1, 1], a
-            negative ``min_lift`` or ``min_conviction``, or ``max_length`` outside 2..4.
+            negative ``min_lift`` or ``min_conviction``, ``max_length`` outside 2..4, or
+            an ``incremental`` that is not a bool. Nothing is stored then.
         """
         thresholds = MiningThresholds(min_support=min_support, min_confidence=min_confidence,
                                       min_lift=min_lift, min_leverage=min_leverage,
@@ -227,7 +228,6 @@ def _rules_of(counts: Mapping[tuple[str, ...], int], baskets: int,
               thresholds: MiningThresholds) -> list[AssociationRule]:
     frequent = FrequentItemsets.from_counts(counts, baskets, thresholds.min_support)
     return best_first(association_rules(frequent, thresholds))
-
 
 
 def _changes(added: ItemsetCounter, removed: ItemsetCounter, categories: dict[str, str]

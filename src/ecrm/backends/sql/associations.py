@@ -253,15 +253,15 @@ def _basket_lines() -> Select[Any]:
 def _in_window(with_start: bool, pending: bool) -> Select[Any]:
     """The lines of counted orders placed by ``end`` (and from ``start``); with
     ``pending``, only of orders model ``model`` has not counted."""
-    query = _basket_lines().where(_o.c.status != OrderStatus.CANCELLED.value,
-                                  _o.c.placed_at <= bindparam("end"))
+    window = [_o.c.status != OrderStatus.CANCELLED.value, _o.c.placed_at <= bindparam("end")]
     if with_start:
-        query = query.where(_o.c.placed_at >= bindparam("start"))
-    if pending:
-        query = query.where(~exists().where(_counted.c.tenant_id == _o.c.tenant_id,
-                                            _counted.c.model == bindparam("model"),
-                                            _counted.c.order_id == _o.c.order_id))
-    return query
+        window.append(_o.c.placed_at >= bindparam("start"))
+    if not pending:  # every basket: one pass over the lines, each order found by key
+        return _basket_lines().where(*window)
+    uncounted = ~exists().where(_counted.c.tenant_id == _o.c.tenant_id,
+                                _counted.c.model == bindparam("model"),
+                                _counted.c.order_id == _o.c.order_id)
+    return _lines_of(select(_o.c.order_id).where(tenant_of(_o), *window, uncounted))
 
 
 def _stale(with_start: bool) -> Select[Any]:
@@ -270,10 +270,20 @@ def _stale(with_start: bool) -> Select[Any]:
     gone = _o.c.status == OrderStatus.CANCELLED.value
     if with_start:
         gone = or_(gone, _o.c.placed_at < bindparam("start"))
-    return (_basket_lines()
-            .join(_counted, and_(_counted.c.tenant_id == _o.c.tenant_id,
-                                 _counted.c.order_id == _o.c.order_id))
-            .where(_counted.c.model == bindparam("model"), gone))
+    counted = (select(_counted.c.order_id)
+               .join(_o, and_(_o.c.tenant_id == _counted.c.tenant_id,
+                              _o.c.order_id == _counted.c.order_id))
+               .where(tenant_of(_counted), _counted.c.model == bindparam("model"), gone))
+    return _lines_of(counted)
+
+
+def _lines_of(order_ids: Select[Any]) -> Select[Any]:
+    """(order id, SKU, category) of the lines of the orders ``order_ids`` selects, by
+    order id: the few orders a refresh needs, found first, then their lines by key
+    (joining every line to its order would read them all)."""
+    return (select(_l.c.order_id, _l.c.sku, _l.c.category)
+            .where(tenant_of(_l), _l.c.order_id.in_(order_ids))
+            .order_by(_l.c.order_id, _l.c.line_no))
 
 
 def _popular(in_category: bool) -> Select[Any]:
