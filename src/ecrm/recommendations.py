@@ -71,9 +71,10 @@ class RecommendationSource(Protocol):
 
 @attrs.frozen
 class _Gathered:
-    """What one unit of work found: built-in sources' suggestions by name, what to
-    leave out, and notes."""
+    """What one unit of work found: the customer (their id after merges), the built-in
+    sources' suggestions by name, what to leave out, and notes."""
 
+    customer_id: str | None
     batches: dict[str, list[Suggestion]]
     excluded: set[str]
     activity: Activity
@@ -204,13 +205,14 @@ class RecommendationService(AssociationMining):
         """
         limit, names, model = self._request(limit, sources, model)
         days = check.positive_int("view_days", view_days)
+        unwanted = {str(sku) for sku in check.names("exclude", exclude)}
         now = self._crm.clock.now()
 
         def gather(uow: UnitOfWork) -> _Gathered:
             cid = resolve_customer(uow, customer_id).id
             activity = uow.recommendations.activity(cid, since=now - timedelta(days=days),
                                                     limit=EVENTS_READ)
-            excluded = set(activity.in_cart) | set(exclude)
+            excluded = set(activity.in_cart) | unwanted
             if exclude_purchased:
                 excluded |= set(activity.bought)
             notes = [] if not activity.is_empty else [
@@ -219,7 +221,7 @@ class RecommendationService(AssociationMining):
                                 notes)
 
         found = self._crm.transact(gather, read_only=True)
-        return self._finish(found, names, model, limit, now, customer_id)
+        return self._finish(found, names, model, limit, now)
 
     def for_items(self, skus: Iterable[str], *, limit: int = 10, model: str = DEFAULT_MODEL,
                   sources: Sequence[str] = DEFAULT_SOURCES, exclude: Iterable[str] = ()
@@ -237,16 +239,17 @@ class RecommendationService(AssociationMining):
             for i, sku in enumerate(check.names("skus", skus))))
         if not items:
             raise ValidationError("skus", "name at least one SKU")
+        unwanted = {str(sku) for sku in check.names("exclude", exclude)}
         now = self._crm.clock.now()
 
         def gather(uow: UnitOfWork) -> _Gathered:
             self._check_known(uow, items, model)
             activity = Activity(in_cart=items)
-            return self._gather(uow, None, activity, set(items) | set(exclude), names,
+            return self._gather(uow, None, activity, set(items) | unwanted, names,
                                 model, limit, now, [])
 
         found = self._crm.transact(gather, read_only=True)
-        return self._finish(found, names, model, limit, now, None)
+        return self._finish(found, names, model, limit, now)
 
     def _request(self, limit: int, sources: Sequence[str], model: str
                  ) -> tuple[int, list[str], str]:
@@ -282,11 +285,12 @@ class RecommendationService(AssociationMining):
         wanted = 2 * limit + len(excluded)
         context = SourceContext(uow, customer_id, activity, stored, now, wanted)
         batches = {name: list(BUILT_IN[name](context)) for name in names if name in BUILT_IN}
-        return _Gathered(batches, excluded, activity, notes)
+        return _Gathered(customer_id, batches, excluded, activity, notes)
 
     def _finish(self, found: _Gathered, names: list[str], model: str, limit: int,
-                now: datetime, customer_id: str | None) -> Recommendations:
+                now: datetime) -> Recommendations:
         """Plugin sources, the sources' order, availability, re-ranking and the cut."""
+        customer_id = found.customer_id
         request = SuggestionRequest(customer_id, found.activity, model, limit, now)
         batches = []
         for name in names:

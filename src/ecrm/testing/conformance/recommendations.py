@@ -58,6 +58,7 @@ class Stock:
         self.out = out
         self.rerank = rerank
         self.asked: list[tuple[str, ...]] = []
+        self.reranked_for: list[str | None] = []
 
     @hookimpl
     def ecrm_unavailable_skus(self, crm: CRM, skus: tuple[str, ...]) -> list[str]:
@@ -67,6 +68,7 @@ class Stock:
     @hookimpl
     def ecrm_rerank_recommendations(self, crm: CRM, customer_id: str | None,
                                     suggestions: list[Suggestion]) -> Any:
+        self.reranked_for.append(customer_id)
         return sorted(suggestions, key=lambda s: s.sku) if self.rerank else None
 
 
@@ -288,6 +290,9 @@ class RecommendationContract(ContractBase):
         stock.rerank = True
         reranked = crm.recommendations.for_customer(ids["o3"], limit=3)
         assert reranked.skus() == sorted(reranked.skus())
+        assert stock.reranked_for[-1] == ids["o3"]
+        crm.recommendations.for_items(["PHONE"])
+        assert stock.reranked_for[-1] is None
 
     def test_plugin_sources_take_their_place(self, backend: Any, tenant: str,
                                              clock: Any) -> None:
@@ -335,3 +340,6 @@ class RecommendationContract(ContractBase):
         with pytest.raises(ValidationError) as caught:
             crm.recommendations.for_customer(ids["o1"], limit=0)
         assert caught.value.field == "limit"
+        with pytest.raises(ValidationError) as caught:
+            crm.recommendations.for_customer(ids["o1"], exclude="CASE")  # not a list
+        assert caught.value.field == "exclude"
