@@ -265,8 +265,8 @@ class RecommendationService(AssociationMining):
         return limit, names, model_name(model)
 
     def _check_known(self, uow: UnitOfWork, skus: Sequence[str], model: str) -> None:
-        stored = uow.recommendations.get_model(model)
-        held = uow.recommendations.items(model, skus) if stored is not None else {}
+        """Refuse SKUs neither the model's items nor any order line or interaction name."""
+        held = uow.recommendations.items(model, skus)
         rest = [sku for sku in skus if sku not in held]
         known = uow.recommendations.known_skus(rest) if rest else set()
         unknown = [sku for sku in rest if sku not in known]

@@ -442,7 +442,8 @@ class RecommendationRepository(Protocol):
         """Every stored rule of the model."""
 
     def items(self, name: str, skus: Collection[str]) -> dict[str, ItemCount]:
-        """The model's counts of those of ``skus`` it holds."""
+        """The model's counts of those of ``skus`` it holds (none when there is no such
+        model)."""
 
     def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:
         """The model's ``limit`` items held by the most baskets (in ``category`` when

@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecrm.domain.association import AssociationRule
-from ecrm.domain.association_models import AssociationModel, Basket, ItemCount
+from ecrm.domain.association_models import (
+    AssociationModel,
+    Basket,
+    ItemCount,
+    changed_item,
+)
 from ecrm.domain.orders import Order, OrderStatus
 from ecrm.domain.recommendations import (
     ACTIVITY_KINDS,
@@ -140,11 +145,9 @@ class MemoryRecommendationRepository:
         counts = self._counts.rows[name]
         new_items = dict(counts.items)
         for sku, (change, category) in items.items():
-            old = new_items.get(sku)
-            total = (old.baskets if old else 0) + change
-            kept = category if category is not None else (old.category if old else None)
-            if total:
-                new_items[sku] = ItemCount(sku, kept, total)
+            item = changed_item(sku, new_items.get(sku), change, category)
+            if item.baskets:
+                new_items[sku] = item
             else:
                 new_items.pop(sku, None)
         new_itemsets = dict(counts.itemsets)
@@ -197,7 +200,8 @@ class MemoryRecommendationRepository:
         return [rule for found in self._counts.rows[name].rules.values() for rule in found]
 
     def items(self, name: str, skus: Collection[str]) -> dict[str, ItemCount]:
-        stored = self._counts.rows[name].items
+        counts = self._counts.rows.get(name)
+        stored = counts.items if counts is not None else {}
         return {sku: stored[sku] for sku in set(skus) if sku in stored}
 
     def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:

@@ -85,6 +85,15 @@ class ItemCount:
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')
 
 
+def changed_item(sku: str, stored: ItemCount | None, change: int,
+                 category: str | None) -> ItemCount:
+    """An item's count after a refresh changed it by ``change`` baskets: the new
+    ``category`` when the new baskets gave one, else the stored one. A count of 0 means
+    the item goes."""
+    kept = category if category is not None else (stored.category if stored else None)
+    return ItemCount(sku, kept, (stored.baskets if stored else 0) + change)
+
+
 def itemset_key(items: tuple[str, ...]) -> str:
     """How an itemset (sorted SKUs) is stored: a compact JSON array (built by hand when
     no SKU needs escaping, which is several times faster for a million itemsets)."""

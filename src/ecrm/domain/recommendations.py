@@ -9,7 +9,7 @@ the mined association rules are in :mod:`ecrm.domain.association` and the
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
 import attrs
@@ -194,7 +194,7 @@ class Recommendations:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Suggestion]:
         return iter(self.items)
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import (
     bindparam,
     delete,
     exists,
-    insert,
     or_,
     select,
     update,
@@ -36,6 +35,7 @@ from ecrm.domain.association_models import (
     AssociationModel,
     Basket,
     ItemCount,
+    changed_item,
     itemset_from_key,
     itemset_key,
 )
@@ -133,17 +133,16 @@ class SQLAssociationStore(_TenantScoped):
                       itemsets: Mapping[tuple[str, ...], int], added: Collection[str],
                       removed: Collection[str]) -> None:
         stored = self.items(name, items)
-        for sku, (change, category) in items.items():
-            old = stored.get(sku)
-            total = (old.baskets if old else 0) + change
-            kept = category if category is not None else (old.category if old else None)
-            self._set(_items, name, _items.c.sku, sku, old is not None, total,
-                      {"category": kept})
+        changed = [(changed_item(sku, stored.get(sku), change, category), sku in stored)
+                   for sku, (change, category) in items.items()]
+        self._write_totals(_items, _items.c.sku, name, [
+            (item.sku, was_stored, item.baskets, {"category": item.category})
+            for item, was_stored in changed])
         keys = {itemset_key(itemset): change for itemset, change in itemsets.items()}
         old_sets = self._itemset_counts(name, keys)
-        for key, change in keys.items():
-            self._set(_sets, name, _sets.c.itemset, key, key in old_sets,
-                      old_sets.get(key, 0) + change, {})
+        self._write_totals(_sets, _sets.c.itemset, name, [
+            (key, key in old_sets, old_sets.get(key, 0) + change, {})
+            for key, change in keys.items()])
         mine = {"tenant_id": self._tenant, "model": name}
         self._insert(_counted, ({**mine, "order_id": order_id} for order_id in added))
         for part in chunks(sorted(removed), IN_CHUNK):
@@ -151,18 +150,27 @@ class SQLAssociationStore(_TenantScoped):
                 self._mine(_counted), _counted.c.model == name,
                 _counted.c.order_id.in_(part)))
 
-    def _set(self, table: Any, name: str, column: Any, key: str, stored: bool, total: int,
-             values: dict[str, Any]) -> None:
-        """Give one count row its new ``total``: insert, update, or delete it at 0."""
-        where = (self._mine(table), table.c.model == name, column == key)
-        if not total:
-            if stored:
-                self._conn.execute(delete(table).where(*where))
-        elif stored:
-            self._conn.execute(update(table).where(*where).values(baskets=total, **values))
-        else:
-            self._conn.execute(insert(table), {"tenant_id": self._tenant, "model": name,
-                                               column.name: key, "baskets": total, **values})
+    def _write_totals(self, table: Any, column: Any, name: str,
+                      rows: list[tuple[str, bool, int, dict[str, Any]]]) -> None:
+        """Give model ``name``'s count rows of ``table`` (keyed by ``column``) their new
+        totals: each row is (key, stored already, total, other values). Rows at 0 are
+        deleted, stored ones updated in one executemany, new ones inserted in bulk."""
+        gone = sorted(key for key, stored, total, _ in rows if stored and not total)
+        for part in chunks(gone, IN_CHUNK):
+            self._conn.execute(delete(table).where(self._mine(table), table.c.model == name,
+                                                   column.in_(part)))
+        kept = [{"count_key": key, "new_baskets": total,
+                 **{f"new_{k}": v for k, v in values.items()}}
+                for key, stored, total, values in rows if stored and total]
+        if kept:
+            others = {k: bindparam(f"new_{k}") for k in rows[0][3]}
+            self._conn.execute(
+                update(table).where(self._mine(table), table.c.model == name,
+                                    column == bindparam("count_key"))
+                .values(baskets=bindparam("new_baskets"), **others), kept)
+        self._insert(table, ({"tenant_id": self._tenant, "model": name, column.name: key,
+                              "baskets": total, **values}
+                             for key, stored, total, values in rows if total and not stored))
 
     def _itemset_counts(self, name: str, keys: Collection[str]) -> dict[str, int]:
         found: dict[str, int] = {}
