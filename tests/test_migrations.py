@@ -334,3 +334,38 @@ def test_importing_ecrm_does_not_import_alembic() -> None:
     code = ("import sys, ecrm, ecrm.backends.sql, ecrm.backends.sql.migrations; "
             "sys.exit('alembic' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_consent_purposes_keep_earlier_decisions(engine: Engine) -> None:
+    """ecrm_0012 rebuilds the consent tables: earlier decisions come back as marketing
+    ones (grants single opt-in), and a downgrade keeps the marketing rows."""
+    migrations.upgrade(engine, "ecrm_0011")
+    crm = ecrm.CRM(SQLBackend(engine), tenant="t")
+    customer_id = crm.customers.create(name="Hanako").id  # touches no consent table
+    when = datetime.fromisoformat("2024-05-01T12:30:00+00:00")
+    with engine.begin() as conn:
+        for channel, granted in (("email", True), ("sms", False)):
+            conn.execute(text(
+                "INSERT INTO ecrm_consents (tenant_id, customer_id, channel, granted,"
+                " changed_at, source) VALUES ('t', :customer, :channel, :granted, :at, 'form')"),
+                {"customer": customer_id, "channel": channel, "granted": granted, "at": when})
+            conn.execute(text(
+                "INSERT INTO ecrm_consent_changes (tenant_id, id, customer_id, channel,"
+                " granted, changed_at, recorded_at, source) VALUES ('t', :id, :customer,"
+                " :channel, :granted, :at, :at, 'form')"),
+                {"id": f"h-{channel}", "customer": customer_id, "channel": channel,
+                 "granted": granted, "at": when})
+    migrations.upgrade(engine)
+    states = crm.consent.for_customer(customer_id)
+    assert [(c.channel, c.purpose, c.granted, c.level, c.source) for c in states] == [
+        ("email", "marketing", True, "single", "form"),
+        ("sms", "marketing", False, None, "form")]
+    assert [(c.channel, c.purpose, c.level) for c in crm.consent.history(customer_id)] == [
+        ("email", "marketing", "single"), ("sms", "marketing", None)]
+    crm.consent.grant(customer_id, "email", purpose="transactional")
+    migrations.downgrade(engine, "ecrm_0011")
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT channel, granted FROM ecrm_consents"
+                                 " ORDER BY channel")).all()
+    assert [(channel, bool(granted)) for channel, granted in rows] == [
+        ("email", True), ("sms", False)]

@@ -135,9 +135,20 @@ def exercise_consent(crm: CRM, customer_id: str) -> None:
     crm.customers.merge(customer_id, other)
     crm.consent.for_customer(customer_id)
     crm.consent.history(customer_id)
+    crm.consent.withdraw(customer_id, "email", purpose="transactional", at=WHEN)
+    crm.consent.permits(customer_id, "email", min_level="confirmed")
     with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
         uow.consents.granted_ids("email", None)
         uow.consents.granted_ids("email", [customer_id, other])
+        uow.consents.granted_ids("email", None, "transactional")
+    crm.suppressions.add("email", "bounced@example.com", reason="bounce")
+    crm.suppressions.add("email", "bounced@example.com")  # listed already
+    crm.suppressions.is_suppressed("email", "bounced@example.com")
+    crm.suppressions.list()
+    crm.suppressions.list("email")
+    with crm.backend.unit_of_work(crm.tenant, read_only=True) as uow:
+        uow.suppressions.suppressed("email", ["bounced@example.com"])
+    crm.suppressions.remove("email", "bounced@example.com")
 
 
 def exercise_programme(crm: CRM) -> None:

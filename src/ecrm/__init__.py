@@ -28,7 +28,14 @@ from ecrm.domain.cases import (
     Survey,
     SurveyKind,
 )
-from ecrm.domain.consent import CONSENT_CHANNELS, Consent, ConsentChange
+from ecrm.domain.consent import (
+    CONSENT_CHANNELS,
+    CONSENT_PURPOSES,
+    Consent,
+    ConsentChange,
+    OptInLevel,
+)
+from ecrm.domain.consent_tokens import ConsentToken, TokenAction
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption, DiscountKind
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
 from ecrm.domain.earning import (
@@ -79,6 +86,7 @@ from ecrm.domain.segments import (
     SegmentKind,
 )
 from ecrm.domain.sla import CaseSLA, ClockReading, SLATarget, SupportPolicy
+from ecrm.domain.suppression import Suppression, SuppressionReason
 from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
 from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
@@ -112,6 +120,7 @@ __all__ = [
     "Bonus",
     "BusinessCalendar",
     "CONSENT_CHANNELS",
+    "CONSENT_PURPOSES",
     "CRM",
     "CampaignMultiplier",
     "Case",
@@ -128,6 +137,7 @@ __all__ = [
     "ConflictError",
     "Consent",
     "ConsentChange",
+    "ConsentToken",
     "Coupon",
     "CouponIssue",
     "CouponRedemption",
@@ -163,6 +173,7 @@ __all__ = [
     "NotFound",
     "NthPurchaseBonus",
     "Op",
+    "OptInLevel",
     "Or",
     "Order",
     "OrderLine",
@@ -196,6 +207,8 @@ __all__ = [
     "Suggestion",
     "SuggestionRequest",
     "SupportPolicy",
+    "Suppression",
+    "SuppressionReason",
     "Survey",
     "SurveyKind",
     "SystemClock",
@@ -206,6 +219,7 @@ __all__ = [
     "TierStatus",
     "TimelineEvent",
     "TimelinePage",
+    "TokenAction",
     "TransactionKind",
     "TransientError",
     "Trigger",

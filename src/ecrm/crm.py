@@ -41,12 +41,16 @@ class CRM:
         the ledger works, but nothing earns points by itself).
     :param support: the support desk's rules: business hours, SLA targets, the reopen
         window and surveys (default: ``SupportPolicy()``, no SLA targets).
+    :param secret: the shop's secret (at least 16 random bytes, str or bytes) that signs
+        the unsubscribe and confirmation tokens of ``crm.consent``; keep it out of the
+        code and the same on every server. Without it those tokens are unavailable.
     """
 
     def __init__(self, backend: Backend, *, tenant: str = "default", clock: Clock | None = None,
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
                  loyalty: LoyaltyProgram | None = None,
-                 support: SupportPolicy | None = None) -> None:
+                 support: SupportPolicy | None = None,
+                 secret: str | bytes | None = None) -> None:
         from ecrm.accounts import AccountService
         from ecrm.analytics import Analytics
         from ecrm.cases import CaseService
@@ -61,6 +65,7 @@ class CRM:
         from ecrm.recommendations import RecommendationService
         from ecrm.referrals import ReferralService
         from ecrm.segments import SegmentService
+        from ecrm.suppression import SuppressionService
         from ecrm.tiers import TierService
 
         self.backend = backend
@@ -70,6 +75,7 @@ class CRM:
         if support is not None and not isinstance(support, SupportPolicy):
             raise ValidationError("support", "expected an ecrm.SupportPolicy")
         self.support: SupportPolicy = support or SupportPolicy()
+        self.secret = secret
         self.plugin_manager: pluggy.PluginManager = plugin_support.make_plugin_manager(plugins)
         self.customers = CustomerService(self)
         self.accounts = AccountService(self)
@@ -81,6 +87,7 @@ class CRM:
         self.coupons = CouponService(self)
         self.referrals = ReferralService(self)
         self.consent = ConsentService(self)
+        self.suppressions = SuppressionService(self)
         self.inbound = InboundService(self)
         self.segments = SegmentService(self)
         self.analytics = Analytics(self)
@@ -90,7 +97,7 @@ class CRM:
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
              plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
              loyalty: LoyaltyProgram | None = None, support: SupportPolicy | None = None,
-             create_schema: bool | None = None) -> CRM:
+             secret: str | bytes | None = None, create_schema: bool | None = None) -> CRM:
         """Open a CRM on ``"memory://"``, ``"sqlite:///shop.db"``,
         ``"postgresql+psycopg://..."`` or ``"mysql+pymysql://..."``.
 
@@ -103,7 +110,7 @@ class CRM:
         if create_schema:
             backend.create_schema()
         return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
-                   loyalty=loyalty, support=support)
+                   loyalty=loyalty, support=support, secret=secret)
 
     def close(self) -> None:
         """Release the backend's connections."""

@@ -33,6 +33,7 @@ from ecrm.domain.rfm import RFMRow, RFMScorer
 from ecrm.domain.segment_fields import RuleContext
 from ecrm.domain.segment_rules import Rule
 from ecrm.domain.segments import Membership, MembershipChange, Segment
+from ecrm.domain.suppression import Suppression
 from ecrm.domain.tiers import TierChange, TierStatus
 from ecrm.domain.timeline import Before
 
@@ -528,17 +529,17 @@ class TierRepository(Protocol):
 
 
 class ConsentRepository(Protocol):
-    """Marketing consent of the unit of work's tenant: one current state per customer and
-    channel, and the append-only history of decisions."""
+    """Consent of the unit of work's tenant: one current state per customer, channel and
+    purpose, and the append-only history of decisions."""
 
-    def get(self, customer_id: str, channel: str) -> Consent | None:
-        """The customer's state on ``channel``, or None."""
+    def get(self, customer_id: str, channel: str, purpose: str) -> Consent | None:
+        """The customer's state on ``channel`` for ``purpose``, or None."""
 
     def for_customer(self, customer_id: str) -> list[Consent]:
-        """The customer's states, by channel."""
+        """The customer's states, by channel, then purpose."""
 
     def put(self, consent: Consent) -> None:
-        """Insert or overwrite the state of ``consent``'s customer and channel."""
+        """Insert or overwrite the state of ``consent``'s customer, channel and purpose."""
 
     def delete_for_customer(self, customer_id: str) -> None:
         """Remove every state of the customer (the history stays)."""
@@ -550,9 +551,31 @@ class ConsentRepository(Protocol):
         """The customer's decisions, on ``channel`` only when given, oldest first (by
         ``changed_at``, ties by id)."""
 
-    def granted_ids(self, channel: str, customer_ids: Collection[str] | None) -> set[str]:
+    def granted_ids(self, channel: str, customer_ids: Collection[str] | None,
+                    purpose: str = "marketing") -> set[str]:
         """The customers, among ``customer_ids`` (all when None), whose state on
-        ``channel`` is granted. Must stay fast for a whole tenant (an index)."""
+        ``channel`` for ``purpose`` is granted. Must stay fast for a whole tenant (an
+        index)."""
+
+
+class SuppressionRepository(Protocol):
+    """The suppression list of the unit of work's tenant, by channel and (normalised)
+    address."""
+
+    def get(self, channel: str, address: str) -> Suppression | None:
+        """The entry for ``address`` on ``channel``, or None."""
+
+    def add(self, suppression: Suppression) -> None:
+        """Insert an entry; raise ``DuplicateKey`` when the address is listed already."""
+
+    def delete(self, channel: str, address: str) -> bool:
+        """Remove the entry; True when there was one."""
+
+    def list(self, channel: str | None) -> list[Suppression]:
+        """Every entry (on ``channel`` only, when given), by channel, then address."""
+
+    def suppressed(self, channel: str, addresses: Collection[str]) -> set[str]:
+        """Those of ``addresses`` listed on ``channel`` (for whole audiences at once)."""
 
 
 class CouponRepository(Protocol):
@@ -784,6 +807,10 @@ class UnitOfWork(Protocol):
     @property
     def consents(self) -> ConsentRepository:
         """Marketing consent and its history."""
+
+    @property
+    def suppressions(self) -> SuppressionRepository:
+        """The suppression list."""
 
     @property
     def recommendations(self) -> RecommendationRepository:

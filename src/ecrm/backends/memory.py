@@ -18,7 +18,7 @@ import attrs
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
 from ecrm.backends.memory_cases import MemoryCaseRepository
-from ecrm.backends.memory_consent import MemoryConsentRepository
+from ecrm.backends.memory_consent import MemoryConsentRepository, MemorySuppressionRepository
 from ecrm.backends.memory_recommendations import MemoryRecommendationRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
 from ecrm.backends.memory_segments import MemorySegmentRepository
@@ -133,6 +133,7 @@ class _TenantData:
         self.case_surveys = _Table("case_surveys", self.journal)
         self.consents = _Table("consents", self.journal)
         self.consent_changes = _Table("consent_changes", self.journal)
+        self.suppressions = _Table("suppressions", self.journal)
         self.segments = _Table("segments", self.journal, unique=("name",))
         # segment id -> {customer id: membership}
         self.segment_members = _Table("segment_members", self.journal)
@@ -229,6 +230,7 @@ class MemoryUnitOfWork:
         self.referrals = MemoryReferralRepository(data)
         self.coupons = MemoryCouponRepository(data)
         self.consents = MemoryConsentRepository(data)
+        self.suppressions = MemorySuppressionRepository(data)
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)

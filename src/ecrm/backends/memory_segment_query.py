@@ -21,6 +21,7 @@ import attrs
 
 from ecrm.backends.memory_rfm import rfm_rows
 from ecrm.domain.cases import ACTIVE, Case
+from ecrm.domain.consent import MARKETING
 from ecrm.domain.customers import Account, Customer
 from ecrm.domain.interactions import Interaction, InteractionKind
 from ecrm.domain.money import from_minor, to_minor
@@ -96,7 +97,7 @@ class _Index:
     @cached_property
     def consents(self) -> set[tuple[str, str]]:
         return {(c.customer_id, c.channel) for c in self.data.consents.rows.values()
-                if c.granted}
+                if c.granted and c.purpose == MARKETING}
 
     def rfm(self, bins: int) -> dict[str, RFMRow]:
         """Every buying customer's RFM row out of ``bins``, ranked among all of them

@@ -1,14 +1,17 @@
-"""Marketing consent: per customer and channel, whether the shop may market to them there.
+"""Consent: per customer, channel and purpose, whether the shop may contact them there.
 
-The model is opt-in: no record means not granted. Every decision (a grant or a
-withdrawal, at a time) is kept in an append-only history; the current state is the
-latest decision by time, and at the very same instant a withdrawal beats a grant (the
-safer reading). Because the order of calls does not matter, imports that arrive out of
-order converge on the same state.
+Two purposes are well known: ``marketing`` (newsletters, offers) is opt-in, so no record
+means not granted; ``transactional`` (order and shipping notices, replies) needs no
+opt-in but may be refused. Every decision (a grant or a withdrawal, at a time) is kept in
+an append-only history; the current state is the latest decision by time, and at the
+very same instant a withdrawal beats a grant (the safer reading), and a confirmed grant
+beats a single one. Because the order of calls does not matter, imports that arrive out
+of order converge on the same state.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
@@ -21,6 +24,24 @@ from ecrm.errors import ValidationError
 #: the use of the customer's data for advertising audiences and retargeting.
 CONSENT_CHANNELS = ("email", "sms", "line", "phone", "post", "ads")
 
+#: Marketing messages (newsletters, offers, win-back): they need the customer's opt-in.
+MARKETING = "marketing"
+#: Messages about the customer's own business (orders, shipping, support replies): no
+#: opt-in needed, but a withdrawal is honoured.
+TRANSACTIONAL = "transactional"
+#: The purposes ecrm's own features use. Any ``[a-z][a-z0-9_]*`` name is accepted; every
+#: purpose but :data:`TRANSACTIONAL` is opt-in.
+CONSENT_PURPOSES = (MARKETING, TRANSACTIONAL)
+
+
+class OptInLevel(enum.StrEnum):
+    """How a grant was given: ``single`` (ticked a box) or ``confirmed`` (double opt-in:
+    the customer also answered a confirmation message)."""
+
+    SINGLE = "single"
+    CONFIRMED = "confirmed"
+
+
 #: The longest ``source`` (where a decision came from: "signup form", "import", ...).
 MAX_SOURCE = 200
 
@@ -31,14 +52,17 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 @attrs.frozen
 class Consent:
-    """A customer's current decision on a channel: ``granted`` since ``changed_at``
-    (the time of the decision, which an import may backdate), and where it came from."""
+    """A customer's current decision on a channel for a purpose: ``granted`` since
+    ``changed_at`` (the time of the decision, which an import may backdate), where it
+    came from, and for a grant its opt-in ``level`` (None for a withdrawal)."""
 
     customer_id: str
     channel: str
     granted: bool
     changed_at: datetime
     source: str | None = None
+    purpose: str = MARKETING
+    level: OptInLevel | None = None
 
 
 @attrs.frozen
@@ -53,11 +77,51 @@ class ConsentChange:
     changed_at: datetime
     recorded_at: datetime
     source: str | None = None
+    purpose: str = MARKETING
+    level: OptInLevel | None = None
 
 
 def channel(value: object) -> str:
     """A consent channel name, e.g. ``"email"``. :raises ValidationError: on ``channel``."""
     return check.identifier("channel", value)
+
+
+def purpose(value: object) -> str:
+    """A consent purpose, e.g. ``"marketing"``. :raises ValidationError: on ``purpose``."""
+    return check.identifier("purpose", value)
+
+
+def level(value: object, granted: bool) -> OptInLevel | None:
+    """The opt-in level of a decision: a grant's ``value`` (default single), None for a
+    withdrawal. :raises ValidationError: on ``level``."""
+    if not granted:
+        if value is not None:
+            raise ValidationError("level", "only a grant has an opt-in level")
+        return None
+    if value is None:
+        return OptInLevel.SINGLE
+    return check.choice(OptInLevel, "level")(value)
+
+
+def requires_opt_in(purpose: str) -> bool:
+    """True when messages for ``purpose`` need a grant; only transactional ones do not."""
+    return purpose != TRANSACTIONAL
+
+
+def permits(consent: Consent | None, purpose: str,
+            min_level: OptInLevel | None = None) -> bool:
+    """True when the state ``consent`` (None: never decided) allows messages for
+    ``purpose``: opt-in purposes need a grant (of at least ``min_level``); the others
+    only need no withdrawal."""
+    if consent is None:
+        return not requires_opt_in(purpose)
+    if not consent.granted:
+        return False
+    return min_level is None or _rank(consent.level) >= _rank(min_level)
+
+
+def _rank(level: OptInLevel | None) -> int:
+    return 1 if level == OptInLevel.CONFIRMED else 0
 
 
 def source(value: object) -> str | None:
@@ -79,10 +143,10 @@ def decided_at(value: object, now: datetime) -> datetime:
     return when
 
 
-def precedence(decision: Consent | ConsentChange) -> tuple[datetime, bool]:
-    """Sorts decisions so that the winning one is the greatest: the later one, and at
-    the same instant a withdrawal."""
-    return decision.changed_at, not decision.granted
+def precedence(decision: Consent | ConsentChange) -> tuple[datetime, bool, int]:
+    """Sorts decisions so that the winning one is the greatest: the later one; at the
+    same instant a withdrawal, then a confirmed grant."""
+    return decision.changed_at, not decision.granted, _rank(decision.level)
 
 
 def supersedes(decision: Consent, current: Consent | None) -> bool:
@@ -97,21 +161,21 @@ def repeats(decision: Consent, current: Consent) -> bool:
 
 
 def recorded(decision: Consent, history: Iterable[ConsentChange]) -> bool:
-    """True when the history already holds this decision (same channel, choice and
-    time), so that re-running an import of old decisions records nothing twice."""
-    return any(c.channel == decision.channel and precedence(c) == precedence(decision)
-               for c in history)
+    """True when the history already holds this decision (same channel, purpose, choice
+    and time), so that re-running an import of old decisions records nothing twice."""
+    return any(c.channel == decision.channel and c.purpose == decision.purpose
+               and precedence(c) == precedence(decision) for c in history)
 
 
 def absorbed(survivor: Iterable[Consent], duplicate: Iterable[Consent], survivor_id: str
              ) -> list[tuple[Consent, Consent | None]]:
     """After a merge: the survivor's new states, each with the state it replaces, where
-    the duplicate's decision on a channel wins (see :func:`supersedes`)."""
-    kept = {c.channel: c for c in survivor}
+    the duplicate's decision on a channel and purpose wins (see :func:`supersedes`)."""
+    kept = {(c.channel, c.purpose): c for c in survivor}
     changes = []
     for taken in duplicate:
         moved = attrs.evolve(taken, customer_id=survivor_id)
-        previous = kept.get(taken.channel)
+        previous = kept.get((taken.channel, taken.purpose))
         if supersedes(moved, previous):
             changes.append((moved, previous))
     return changes

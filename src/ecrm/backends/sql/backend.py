@@ -12,7 +12,7 @@ from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.analytics import SQLAnalyticsQueries
 from ecrm.backends.sql.cases import SQLCaseRepository
-from ecrm.backends.sql.consent import SQLConsentRepository
+from ecrm.backends.sql.consent import SQLConsentRepository, SQLSuppressionRepository
 from ecrm.backends.sql.coupons import SQLCouponRepository
 from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
@@ -140,6 +140,7 @@ class SQLUnitOfWork:
         self.referrals = SQLReferralRepository(conn, tenant, direct=direct)
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
+        self.suppressions = SQLSuppressionRepository(conn, tenant, direct=direct)
         self.recommendations = SQLRecommendationRepository(conn, tenant, direct=direct)
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self.segments = SQLSegmentRepository(conn, tenant, direct=direct)

@@ -47,6 +47,7 @@ from ecrm.backends.sql.segment_compare import (
 )
 from ecrm.backends.sql.segment_orders import on_orders, orders_test
 from ecrm.domain.cases import ACTIVE
+from ecrm.domain.consent import MARKETING
 from ecrm.domain.interactions import InteractionKind
 from ecrm.domain.orders import OrderStatus
 from ecrm.domain.rfm import DEFAULT_BINS, DEFAULT_SEGMENTS
@@ -272,7 +273,8 @@ def _cases(opened: bool) -> Builder:
 def _consent(q: SQLSegmentQuery, args: dict[str, Any], context: RuleContext) -> Any:
     k = tables.consents
     return Flag(exists().where(q._mine(k), k.c.customer_id == c.c.id,
-                                k.c.channel == args["channel"], k.c.granted.is_(True)))
+                                k.c.channel == args["channel"], k.c.purpose == MARKETING,
+                                k.c.granted.is_(True)))
 
 
 def _rfm(column: str) -> Builder:

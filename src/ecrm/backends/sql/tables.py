@@ -501,20 +501,22 @@ case_surveys = Table(
 )
 
 
-# Marketing consent. Not a customer_ref: the customer is part of the primary key, so the
+# Consent. Not a customer_ref: the customer is part of the primary key, so the
 # duplicate's and the survivor's rows for one channel would collide in a merge; the
-# consent service keeps the winning decision. "Who is opted in on channel X" reads the
-# index. The history (a customer_ref) moves with merges.
+# consent service keeps the winning decision. "Who is opted in on channel X for purpose
+# Y" reads the index. The history (a customer_ref) moves with merges.
 consents = Table(
     "ecrm_consents", metadata,
     tenant_column(),
     Column("customer_id", Key(36), primary_key=True),
     Column("channel", String(32), primary_key=True),
+    Column("purpose", String(32), primary_key=True),
     Column("granted", Boolean, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("source", String(200)),
+    Column("level", String(16)),
     customer_fk(),
-    Index(None, "tenant_id", "channel", "granted"),
+    Index(None, "tenant_id", "channel", "purpose", "granted"),
     **MYSQL_OPTIONS,
 )
 
@@ -528,8 +530,22 @@ consent_changes = Table(
     Column("changed_at", UTCDateTime, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Column("source", String(200)),
+    Column("purpose", String(32), nullable=False),
+    Column("level", String(16)),
     customer_fk(),
     Index(None, "tenant_id", "customer_id", "changed_at"),
+    **MYSQL_OPTIONS,
+)
+
+# The suppression list, by channel and address (not by customer: it outlives customers).
+suppressions = Table(
+    "ecrm_suppressions", metadata,
+    tenant_column(),
+    Column("channel", String(32), primary_key=True),
+    Column("address", String(320), primary_key=True),
+    Column("reason", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("source", String(200)),
     **MYSQL_OPTIONS,
 )
 

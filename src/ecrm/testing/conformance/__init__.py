@@ -8,6 +8,7 @@ from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
 from ecrm.testing.conformance.consent import ConsentContract, ConsentPropertyContract
+from ecrm.testing.conformance.consent_purposes import ConsentPurposeContract
 from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
@@ -31,6 +32,7 @@ class BackendConformanceSuite(
     PluginContract, ConcurrencyContract, UnitOfWorkContract, LoyaltyContract,
     EarningContract, TierContract, CouponContract, ReferralContract, InteractionContract,
     TimelineContract, CaseContract, ConsentContract, ConsentPropertyContract,
+    ConsentPurposeContract,
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
     LifetimeValueContract, RecommendationContract,

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from ecrm.backends.base import Backend
 from ecrm.crm import CRM
-from ecrm.domain.consent import Consent, precedence
+from ecrm.domain.consent import Consent, OptInLevel, precedence
 from ecrm.domain.ids import new_id
 from ecrm.errors import NotFound, ValidationError
 from ecrm.testing.conformance.base import START, ContractBase
@@ -53,7 +53,8 @@ class ConsentContract(ContractBase):
     def test_grants_and_withdrawals_come_back(self, crm: CRM, recorder) -> None:
         alice = crm.customers.create(name="alice")
         granted = crm.consent.grant(alice.id, "email", source=" signup form ")
-        assert granted == Consent(alice.id, "email", True, crm.clock.now(), "signup form")
+        assert granted == Consent(alice.id, "email", True, crm.clock.now(), "signup form",
+                                  level=OptInLevel.SINGLE)
         crm.consent.grant(alice.id, "sms", at=at(-60))
         assert crm.consent.get(alice.id, "email") == granted
         assert crm.consent.is_granted(alice.id, "email")
@@ -190,7 +191,7 @@ class ConsentContract(ContractBase):
                 call()
         with backend.unit_of_work(neighbour.tenant, read_only=True) as uow:
             assert uow.consents.granted_ids("email", None) == set()
-            assert uow.consents.get(mine.id, "email") is None
+            assert uow.consents.get(mine.id, "email", "marketing") is None
         assert crm.consent.is_granted(mine.id, "email")
 
     def test_granted_ids_lists_who_is_opted_in(self, crm: CRM, backend: Backend) -> None:

@@ -1,0 +1,65 @@
+"""The suppression list: addresses that must never be sent to on a channel, whatever the
+customer's consent says (a hard bounce, a spam complaint, a legal request).
+
+It is kept by address, not by customer, so it also covers addresses that belong to no
+customer (yet) and survives merges and new sign-ups with the same address.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from datetime import datetime
+
+import attrs
+
+from ecrm.domain import validation as check
+from ecrm.errors import ValidationError
+
+#: The longest address kept (an e-mail address may be 254 characters; a LINE or device
+#: id longer).
+MAX_ADDRESS = 320
+
+_SPACES = re.compile(r"\s+")
+
+
+class SuppressionReason(enum.StrEnum):
+    """Why an address is suppressed."""
+
+    BOUNCE = "bounce"  #: the channel reported it undeliverable for good
+    COMPLAINT = "complaint"  #: the recipient reported a message as spam
+    REQUEST = "request"  #: the person asked never to be contacted there
+    LEGAL = "legal"  #: a regulator, a court or the shop's lawyer said so
+
+
+@attrs.frozen
+class Suppression:
+    """``address`` may not be sent to on ``channel`` since ``created_at``."""
+
+    channel: str
+    address: str
+    reason: SuppressionReason
+    created_at: datetime
+    source: str | None = None
+
+
+def address(channel: str, value: object) -> str:
+    """``value`` as the suppression list keys it: stripped; e-mail addresses lower-cased,
+    phone numbers reduced to digits and a leading ``+``; other channels' ids as given.
+    :raises ValidationError: on ``address``."""
+    text = check.required_text("address", value, MAX_ADDRESS)
+    if channel == "email":
+        return text.lower()
+    if channel in ("sms", "phone"):
+        digits = re.sub(r"[^\d+]", "", text)
+        if not re.fullmatch(r"\+?\d{3,20}", digits):
+            raise ValidationError("address", f"{text!r} is not a phone number")
+        return digits
+    if _SPACES.search(text):
+        raise ValidationError("address", "must not contain white space")
+    return text
+
+
+def reason(value: object) -> SuppressionReason:
+    """A :class:`SuppressionReason` from its value. :raises ValidationError: on ``reason``."""
+    return check.choice(SuppressionReason, "reason")(value)
