@@ -39,7 +39,9 @@ _LATEST = datetime(9970, 1, 1, tzinfo=_UTC)  # room for the 20-year search
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def _zone_key(value: object) -> str:
+def zone_key(value: object) -> str:
+    """The IANA name of a time zone given by name or as a ``ZoneInfo``.
+    :raises ValidationError: on ``timezone``, an unknown zone."""
     if isinstance(value, ZoneInfo) and value.key:
         value = value.key
     if not isinstance(value, str):
@@ -211,7 +213,7 @@ class BusinessCalendar:
     :param holidays: local dates on which the calendar is closed all day.
     """
 
-    timezone: str = attrs.field(converter=_zone_key)
+    timezone: str = attrs.field(converter=zone_key)
     hours: tuple[tuple[Interval, ...], ...] = attrs.field(converter=_hours)
     holidays: frozenset[date] = attrs.field(default=frozenset(), converter=_holidays)
 
