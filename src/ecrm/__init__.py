@@ -87,6 +87,8 @@ from ecrm.domain.segments import (
 )
 from ecrm.domain.sla import CaseSLA, ClockReading, SLATarget, SupportPolicy
 from ecrm.domain.suppression import Suppression, SuppressionReason
+from ecrm.domain.template_nodes import TemplateError
+from ecrm.domain.templates import Template
 from ecrm.domain.tiers import Tier, TierChange, TierPolicy, TierStatus
 from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
@@ -212,6 +214,8 @@ __all__ = [
     "Survey",
     "SurveyKind",
     "SystemClock",
+    "Template",
+    "TemplateError",
     "Tier",
     "TierChange",
     "TierMultiplier",

@@ -1,0 +1,100 @@
+"""The check a template's context passes before rendering: plain values only.
+
+The renderer looks up keys in dicts and indexes in lists, and nothing else; this check is
+what makes that true. It looks at each value's exact type (``type(value)``, which an
+object cannot fake) and never calls a method of a value it does not know, so a hostile
+object with a ``__getattr__``, ``__str__`` or ``__eq__`` trap is refused untouched.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from ecrm.errors import ValidationError
+
+#: A context holds at most this many values, nested at most this deep.
+MAX_CONTEXT_VALUES = 100_000
+MAX_CONTEXT_DEPTH = 32
+#: Numbers stay below 10**30 with at most 30 decimal places, so every filter prints them
+#: exactly and quickly.
+MAX_NUMBER_DIGITS = 30
+
+_SCALARS = frozenset({str, bool, type(None), date})
+_PLAIN = ("str, int, float, Decimal, bool, None, date, aware datetime, or dicts (text keys), "
+          "lists and tuples of those")
+
+
+def _type_name(value: object) -> str:
+    # Read the name from ``type`` itself, so a metaclass cannot run code here.
+    return type.__dict__["__name__"].__get__(type(value))  # type: ignore[no-any-return]
+
+
+class _Check:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def value(self, value: object, path: str, depth: int) -> None:
+        self.count += 1
+        if self.count > MAX_CONTEXT_VALUES:
+            raise ValidationError("context", f"holds more than {MAX_CONTEXT_VALUES:,} values")
+        if depth > MAX_CONTEXT_DEPTH:
+            raise ValidationError("context", f"{path}: nests deeper than {MAX_CONTEXT_DEPTH} "
+                                             "levels")
+        kind = type(value)
+        if kind is dict:
+            self.mapping(value, path, depth)  # type: ignore[arg-type]
+        elif kind in (list, tuple):
+            for index, item in enumerate(cast("list[object]", value)):
+                self.value(item, f"{path}[{index}]", depth + 1)
+        elif kind in (int, float, Decimal):
+            _number(value, path)  # type: ignore[arg-type]
+        elif kind is datetime:
+            _datetime(value, path)  # type: ignore[arg-type]
+        elif kind not in _SCALARS:
+            raise ValidationError("context", f"{path} is a {_type_name(value)}; a template "
+                                             f"context holds only {_PLAIN}")
+
+    def mapping(self, mapping: dict[object, object], path: str, depth: int) -> None:
+        for key, item in mapping.items():
+            if type(key) is not str:
+                raise ValidationError("context", f"{path}: keys must be text, got a "
+                                                 f"{_type_name(key)}")
+            self.value(item, f"{path}.{key}" if path else key, depth + 1)
+
+
+def _number(value: int | float | Decimal, path: str) -> None:
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
+        return
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
+    exponent = number.as_tuple().exponent
+    if number and number.adjusted() >= MAX_NUMBER_DIGITS or \
+            (isinstance(exponent, int) and exponent < -MAX_NUMBER_DIGITS):
+        raise ValidationError("context", f"{path}: numbers must stay below 10**"
+                                         f"{MAX_NUMBER_DIGITS} with at most "
+                                         f"{MAX_NUMBER_DIGITS} decimal places")
+
+
+def _datetime(value: datetime, path: str) -> None:
+    # A tzinfo of another class could run code when the datetime prints.
+    if type(value.tzinfo) not in (timezone, ZoneInfo):
+        raise ValidationError("context", f"{path}: datetimes must be timezone-aware, with a "
+                                         "datetime.timezone or zoneinfo.ZoneInfo")
+
+
+def check_context(context: object) -> dict[str, object]:
+    """``context`` as a plain dict, after checking that it holds only plain values;
+    anything else raises ``ValidationError("context", ...)`` naming the path."""
+    if not issubclass(type(context), Mapping):
+        raise ValidationError("context", f"expected a mapping, got a {_type_name(context)}")
+    plain = dict(context.items())  # type: ignore[attr-defined]
+    _Check().mapping(plain, "", 0)
+    return plain

@@ -1,0 +1,301 @@
+"""Sandboxed message templates for campaign and journey messages (e-mail, LINE, SMS).
+
+Shop staff write templates; ecrm renders them per customer::
+
+    >>> from ecrm.domain.templates import Template
+    >>> Template.parse("{{ name | default('お客様') }}様").render({"name": None})
+    'お客様様'
+
+The renderer only ever looks up keys in plain dicts and indexes in plain lists of plain
+values (see :mod:`ecrm.domain.template_context`) and calls only the fixed filters of
+:mod:`ecrm.domain.template_filters`. It has no attribute access, no other calls, no
+include, import or assignment, and it stops with a :class:`TemplateError` when the output,
+the loops or the work pass their limits. The syntax is in ``docs/templates.md``.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Mapping
+from typing import cast
+
+import attrs
+
+from ecrm.domain.template_context import check_context
+from ecrm.domain.template_filters import FilterFailure, apply_filter, display, kind
+from ecrm.domain.template_nodes import (
+    Compare,
+    Expression,
+    Filtered,
+    For,
+    If,
+    Literal,
+    Logical,
+    Negation,
+    Node,
+    Output,
+    Path,
+    Place,
+    TemplateError,
+    Text,
+)
+from ecrm.domain.template_parser import parse
+
+#: The rendered text may be at most this many characters (256 Ki).
+MAX_OUTPUT = 256 * 1024
+#: One ``for`` may loop over at most this many items ...
+MAX_LOOP = 1_000
+#: ... and one rendering may run at most this many loop iterations in all.
+MAX_ITERATIONS = 10_000
+#: One rendering may evaluate at most this many nodes and expressions.
+MAX_STEPS = 1_000_000
+
+class _Missing:
+    """A path the context does not hold (only ``default`` may turn it into a value)."""
+
+
+_MISSING = _Missing()
+
+
+@attrs.frozen
+class Template:
+    """A parsed message template. Make one with :meth:`Template.parse`; render it as
+    often as needed with :meth:`render`."""
+
+    source: str
+    autoescape: bool = False
+    _nodes: tuple[Node, ...] = attrs.field(default=(), eq=False, repr=False)
+
+    @classmethod
+    def parse(cls, source: str, *, autoescape: bool = False) -> Template:
+        """Parse ``source`` once; a problem raises :class:`TemplateError` (a
+        ``ValidationError`` on the field ``"template"``) naming the line and column.
+        With ``autoescape`` (for HTML bodies) every ``{{ }}`` output is HTML-escaped."""
+        return cls(source, autoescape, parse(source))
+
+    def render(self, context: Mapping[str, object]) -> str:
+        """The text for ``context``, a mapping of plain values (str, int, float, Decimal,
+        bool, None, date, aware datetime, and dicts/lists/tuples of those). Other values
+        raise ``ValidationError("context", ...)``; an undefined path, a filter that does
+        not fit its value or a broken limit raises :class:`TemplateError`."""
+        renderer = _Renderer(check_context(context), self.autoescape)
+        renderer.nodes(self._nodes)
+        return "".join(renderer.out)
+
+    def names(self) -> frozenset[str]:
+        """The context paths the template uses, as written (``customer.name``,
+        ``items[0].sku``); loop variables and ``loop`` are not among them."""
+        return frozenset(path.text for node in self._nodes for path in _paths(node)
+                         if not path.local)
+
+
+def _paths(item: Node | Expression) -> Iterator[Path]:
+    """Every path in a node or expression, depth first."""
+    if isinstance(item, Path):
+        yield item
+    children: tuple[Node | Expression, ...] = ()
+    if isinstance(item, Output):
+        children = (item.expression,)
+    elif isinstance(item, If):
+        children = tuple(part for branch in item.branches
+                         for part in (branch.condition, *branch.body)) + item.otherwise
+    elif isinstance(item, For):
+        children = (item.iterable, *item.body, *item.otherwise)
+    elif isinstance(item, Filtered):
+        children = (item.value, *(arg for call in item.filters for arg in call.args))
+    elif isinstance(item, Compare):
+        children = (item.left, item.right)
+    elif isinstance(item, Negation):
+        children = (item.operand,)
+    elif isinstance(item, Logical):
+        children = item.operands
+    for child in children:
+        yield from _paths(child)
+
+
+class _Renderer:
+    """One rendering: the checked context, the loop scopes, the output and the budgets."""
+
+    def __init__(self, context: dict[str, object], autoescape: bool) -> None:
+        self.context = context
+        self.autoescape = autoescape
+        self.scopes: list[dict[str, object]] = []
+        self.out: list[str] = []
+        self.size = 0
+        self.iterations = 0
+        self.steps = 0
+
+    def _step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"rendering took more than {MAX_STEPS:,} steps")
+
+    def _emit(self, text: str) -> None:
+        self.size += len(text)
+        if self.size > MAX_OUTPUT:
+            raise TemplateError(f"the output is longer than {MAX_OUTPUT:,} characters")
+        self.out.append(text)
+
+    # -- statements -----------------------------------------------------------------------
+
+    def nodes(self, nodes: tuple[Node, ...]) -> None:
+        for node in nodes:
+            self._step()
+            if isinstance(node, Text):
+                self._emit(node.text)
+            elif isinstance(node, Output):
+                self._output(node)
+            elif isinstance(node, If):
+                self._if(node)
+            else:
+                self._for(node)
+
+    def _output(self, node: Output) -> None:
+        value = self.value(node.expression)
+        try:
+            text = display(value)
+        except FilterFailure as failure:
+            raise node.place.error(str(failure)) from None
+        self._emit(html.escape(text) if self.autoescape and not node.escaped else text)
+
+    def _if(self, node: If) -> None:
+        for branch in node.branches:
+            if self.truth(branch.condition):
+                self.nodes(branch.body)
+                return
+        self.nodes(node.otherwise)
+
+    def _for(self, node: For) -> None:
+        items = self.value(node.iterable)
+        if type(items) not in (list, tuple):
+            raise node.place.error(f"for loops over a list, got {kind(items)}")
+        items = cast("list[object]", items)
+        count = len(items)
+        if count > MAX_LOOP:
+            raise node.place.error(f"the loop is over {count:,} items; at most {MAX_LOOP:,}")
+        if not count:
+            self.nodes(node.otherwise)
+        for index, item in enumerate(items):
+            self.iterations += 1
+            if self.iterations > MAX_ITERATIONS:
+                raise node.place.error(f"the loops ran more than {MAX_ITERATIONS:,} times")
+            loop = {"index": index + 1, "first": index == 0, "last": index == count - 1,
+                    "length": count}
+            self.scopes.append({node.target: item, "loop": loop})
+            self.nodes(node.body)
+            self.scopes.pop()
+
+    # -- expressions ----------------------------------------------------------------------
+
+    def value(self, expression: Expression) -> object:
+        """The value of ``expression``; an undefined path raises."""
+        value = self._maybe(expression)
+        if isinstance(value, _Missing):
+            assert isinstance(expression, Path)
+            raise _undefined(expression)
+        return value
+
+    def truth(self, expression: Expression) -> bool:
+        """Whether ``expression`` holds: false, none, 0, empty text and empty lists do not."""
+        return bool(self.value(expression))
+
+    def _maybe(self, expression: Expression) -> object:
+        self._step()
+        if isinstance(expression, Literal):
+            return expression.value
+        if isinstance(expression, Path):
+            return self._lookup(expression)
+        if isinstance(expression, Filtered):
+            return self._filtered(expression)
+        if isinstance(expression, Compare):
+            return _compare(expression.op, self.value(expression.left),
+                            self.value(expression.right), expression.place)
+        if isinstance(expression, Negation):
+            return not self.truth(expression.operand)
+        truths = (self.truth(operand) for operand in expression.operands)
+        return all(truths) if expression.op == "and" else any(truths)
+
+    def _lookup(self, path: Path) -> object:
+        if path.local:
+            value = next(scope[path.root] for scope in reversed(self.scopes)
+                         if path.root in scope)
+        else:
+            value = self.context.get(path.root, _MISSING)
+        for step in path.steps:
+            if value is None or isinstance(value, _Missing):
+                return _MISSING
+            value = _step_into(value, step, path)
+        return value
+
+    def _filtered(self, expression: Filtered) -> object:
+        value = self._maybe(expression.value)
+        for call in expression.filters:
+            if call.name == "default":
+                if isinstance(value, _Missing) or value is None or value == "":
+                    value = self.value(call.args[0])
+                continue
+            if isinstance(value, _Missing):
+                assert isinstance(expression.value, Path)
+                raise _undefined(expression.value)
+            arguments = [self.value(argument) for argument in call.args]
+            try:
+                value = apply_filter(call.name, value, arguments)
+            except FilterFailure as failure:
+                raise call.place.error(str(failure)) from None
+        return value
+
+
+def _undefined(path: Path) -> TemplateError:
+    return path.place.error(f"undefined: {path.text}")
+
+
+def _step_into(value: object, step: str | int, path: Path) -> object:
+    """``value[step]`` for a list index or a mapping key; _MISSING when absent."""
+    if isinstance(step, int):
+        if type(value) not in (list, tuple):
+            raise path.place.error(f"{path.text}: [{step}] needs a list, got {kind(value)}")
+        items: list[object] = value  # type: ignore[assignment]
+        return items[step] if step < len(items) else _MISSING
+    if type(value) is not dict:
+        raise path.place.error(f"{path.text}: .{step} needs a mapping, got {kind(value)}")
+    return value.get(step, _MISSING)  # type: ignore[attr-defined]
+
+
+# -- comparisons --------------------------------------------------------------------------
+
+def _compare(op: str, left: object, right: object, place: Place) -> bool:
+    if op == "==":
+        return _equal(left, right)
+    if op == "!=":
+        return not _equal(left, right)
+    if op in ("in", "not in"):
+        return _contains(right, left, place) == (op == "in")
+    return _order(op, left, right, place)
+
+
+def _equal(left: object, right: object) -> bool:
+    # true is not 1 here, though it is in Python.
+    if (type(left) is bool) != (type(right) is bool):
+        return False
+    return left == right
+
+
+def _order(op: str, left: object, right: object, place: Place) -> bool:
+    kinds = kind(left), kind(right)
+    if kinds[0] != kinds[1] or kinds[0] not in ("number", "text", "date", "datetime"):
+        raise place.error(f"cannot compare {kinds[0]} with {kinds[1]} using {op}")
+    a, b = left, right
+    results = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}  # type: ignore[operator]
+    return results[op]
+
+
+def _contains(container: object, item: object, place: Place) -> bool:
+    if type(container) in (list, tuple):
+        return any(_equal(item, element) for element in container)  # type: ignore[attr-defined]
+    if type(container) in (str, dict):
+        if type(item) is not str:
+            raise place.error(f"'in' {kind(container)} needs text on its left, "
+                              f"got {kind(item)}")
+        return item in container  # type: ignore[operator]
+    raise place.error(f"'in' needs text, a list or a mapping on its right, "
+                      f"got {kind(container)}")
