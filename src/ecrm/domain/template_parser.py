@@ -50,6 +50,7 @@ _KEYWORDS = frozenset({"and", "or", "not", "in", "true", "false", "none"})
 _CONSTANTS = {"true": True, "false": False, "none": None}
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=", "in")
 _TAGS = "if, elif, else, endif, for, endfor and raw"
+_TAG_NAMES = frozenset({"if", "elif", "else", "endif", "for", "endfor", "raw", "endraw"})
 _CLOSERS = {"if": "endif", "for": "endfor"}
 
 
@@ -128,12 +129,24 @@ class _Lexer:
             self.position = close + 2
             return
         closer = "}}" if kind == "{" else "%}"
-        tokens = self._tokens(inside, closer, start)
+        try:
+            tokens = self._tokens(inside, closer, start)
+        except TemplateError:
+            if kind == "%":
+                self._known_tag(inside, start)
+            raise
         part = _Part("output" if kind == "{" else "tag", self.places.at(start), tokens=tokens)
         if kind == "%" and [t.text for t in tokens] == ["raw", ""]:
             self._raw(start)
         else:
             self.parts.append(part)
+
+    def _known_tag(self, inside: int, start: int) -> None:
+        """An unknown tag is named as such, before whatever follows it fails to lex."""
+        space = _SPACE.match(self.source, inside)
+        name = _NAME.match(self.source, space.end() if space else inside)
+        if name and name.group() not in _TAG_NAMES:
+            raise self.places.error(start, f"unknown tag {name.group()!r}; the tags are {_TAGS}")
 
     def _raw(self, start: int) -> None:
         end = _END_RAW.search(self.source, self.position)
