@@ -68,16 +68,16 @@ class _Check:
 
 
 def _number(value: int | float | Decimal, path: str) -> None:
-    if type(value) is float:
-        if not math.isfinite(value):
-            raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
-        return
-    number = Decimal(value)
+    if type(value) is float and not math.isfinite(value):
+        raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
+    number = Decimal(repr(value)) if type(value) is float else Decimal(value)
     if not number.is_finite():
         raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
     exponent = number.as_tuple().exponent
-    if number and number.adjusted() >= MAX_NUMBER_DIGITS or \
-            (isinstance(exponent, int) and exponent < -MAX_NUMBER_DIGITS):
+    # A float's few significant digits print quickly however small it is.
+    too_fine = type(value) is Decimal and isinstance(exponent, int) and \
+        exponent < -MAX_NUMBER_DIGITS
+    if too_fine or (number and number.adjusted() >= MAX_NUMBER_DIGITS):
         raise ValidationError("context", f"{path}: numbers must stay below 10**"
                                          f"{MAX_NUMBER_DIGITS} with at most "
                                          f"{MAX_NUMBER_DIGITS} decimal places")

@@ -57,21 +57,25 @@ class _Missing:
 _MISSING = _Missing()
 
 
-@attrs.frozen
+@attrs.frozen(init=False)
 class Template:
-    """A parsed message template. Make one with :meth:`Template.parse`; render it as
-    often as needed with :meth:`render`."""
+    """A parsed message template: ``Template(source)`` or :meth:`Template.parse`; render
+    it as often as needed with :meth:`render`."""
 
     source: str
-    autoescape: bool = False
-    _nodes: tuple[Node, ...] = attrs.field(default=(), eq=False, repr=False)
+    autoescape: bool
+    _nodes: tuple[Node, ...] = attrs.field(eq=False, repr=False)
 
-    @classmethod
-    def parse(cls, source: str, *, autoescape: bool = False) -> Template:
+    def __init__(self, source: str, *, autoescape: bool = False) -> None:
         """Parse ``source`` once; a problem raises :class:`TemplateError` (a
         ``ValidationError`` on the field ``"template"``) naming the line and column.
         With ``autoescape`` (for HTML bodies) every ``{{ }}`` output is HTML-escaped."""
-        return cls(source, autoescape, parse(source))
+        self.__attrs_init__(source, autoescape, parse(source))
+
+    @classmethod
+    def parse(cls, source: str, *, autoescape: bool = False) -> Template:
+        """The same as ``Template(source, autoescape=autoescape)``."""
+        return cls(source, autoescape=autoescape)
 
     def render(self, context: Mapping[str, object]) -> str:
         """The text for ``context``, a mapping of plain values (str, int, float, Decimal,
