@@ -201,6 +201,8 @@ def test_filter_calls_are_checked_when_parsing(source: str, message: str) -> Non
     ("'東京' in customer.address.prefecture", True),
     ("'tea' in tags", True),
     ("'tea' not in tags", False),
+    ("'Cup' in mixed", True),
+    ("'Sencha' in mixed", False),
     ("'city' in customer.address", True),
     ("'nickname' in customer and not customer.nickname", True),
     ("customer.nickname or coupon", True),
@@ -211,7 +213,8 @@ def test_filter_calls_are_checked_when_parsing(source: str, message: str) -> Non
     ("items | length == 2", True),
 ])
 def test_conditions(condition: str, holds: bool) -> None:
-    rendered = render(f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}")
+    context = {**CONTEXT, "mixed": [CONTEXT["items"][0], ["Sencha"], "Cup"]}
+    rendered = render(f"{{% if {condition} %}}yes{{% else %}}no{{% endif %}}", context)
     assert rendered == ("yes" if holds else "no")
 
 
@@ -226,7 +229,10 @@ def test_elif_takes_the_first_branch_that_holds() -> None:
 @pytest.mark.parametrize(("condition", "message"), [
     ("coupon < 3", "cannot compare text with number using <"),
     ("customer.birthday > sent_at", "cannot compare date with datetime using >"),
-    ("items < items", "cannot compare list with list using <"),
+    ("items < items", "< compares single values, not lists or mappings"),
+    ("items == items", "== compares single values, not lists or mappings"),
+    ("customer != none", "!= compares single values"),
+    ("tags in items", "'in' needs a single value on its left, got list"),
     ("3 in coupon", "'in' text needs text on its left, got number"),
     ("'a' in 3", "'in' needs text, a list or a mapping on its right, got number"),
 ])
@@ -449,7 +455,7 @@ def test_a_huge_template_is_refused_before_parsing() -> None:
     ("{{ " + "(" * 17 + "x" + ")" * 17 + " }}", "the expression nests deeper than 16 levels"),
     ("{{ " + "(" * 5000 + "x" + ")" * 5000 + " }}", "nests deeper than 16 levels"),
     ("{{ " + "x | default(" * 17 + "1" + ")" * 17 + " }}", "nests deeper than 16 levels"),
-    ("{{ '" + "a" * 1002 + "' }}", "the string is longer than 1000 characters"),
+    ("{{ '" + "a" * 1001 + "' }}", "the string is longer than 1000 characters"),
 ])
 def test_nesting_and_literal_limits(source: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
@@ -489,6 +495,24 @@ def test_the_work_of_one_rendering_is_capped() -> None:
     source = f"{{% for a in big %}}{{% for b in ten %}}{body}{{% endfor %}}{{% endfor %}}"
     message = error_of(source, {"big": list(range(1000)), "ten": list(range(10)), "e": ""})
     assert "rendering took more than 1,000,000 steps" in message
+
+
+def test_large_comparisons_and_filters_count_against_the_work() -> None:
+    context = {"big": list(range(100)), "huge": list(range(50_000)), "text": "x" * 60_000}
+    membership = "{% for a in big %}{% for b in big %}{% if b in huge %}{% endif %}" \
+                 "{% endfor %}{% endfor %}"
+    joining = "{% for a in big %}{% for b in big %}{{ huge | join | length }}" \
+              "{% endfor %}{% endfor %}"
+    upper = "{% for a in big %}{% for b in big %}{{ text | upper | length }}" \
+            "{% endfor %}{% endfor %}"
+    for source in (membership, joining, upper):
+        assert "rendering took more than 1,000,000 steps" in error_of(source, context)
+
+
+def test_constant_time_filters_cost_one_step() -> None:
+    context = {"big": list(range(1000)), "huge": list(range(50_000))}
+    source = "{% for a in big %}{{ huge | length }}{{ huge | first }}{% endfor %}"
+    assert render(source, context) == "500000" * 1000
 
 
 # -- the context --------------------------------------------------------------------------

@@ -201,7 +201,7 @@ class _Lexer:
         parts: list[str] = []
         position = start + 1
         while position < len(source) and source[position] != quote:
-            if len(parts) > MAX_LITERAL:
+            if len(parts) >= MAX_LITERAL:
                 raise self.places.error(start, f"the string is longer than {MAX_LITERAL} "
                                                "characters")
             if source[position] == "\\":

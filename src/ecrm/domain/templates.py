@@ -21,6 +21,7 @@ from typing import cast
 
 import attrs
 
+from ecrm.domain.template_compare import compare
 from ecrm.domain.template_context import check_context
 from ecrm.domain.template_filters import FilterFailure, apply_filter, display, kind
 from ecrm.domain.template_nodes import (
@@ -35,7 +36,6 @@ from ecrm.domain.template_nodes import (
     Node,
     Output,
     Path,
-    Place,
     TemplateError,
     Text,
 )
@@ -49,6 +49,21 @@ MAX_LOOP = 1_000
 MAX_ITERATIONS = 10_000
 #: One rendering may evaluate at most this many nodes and expressions.
 MAX_STEPS = 1_000_000
+
+#: Filters whose work does not grow with their value.
+_CONSTANT_TIME_FILTERS = frozenset({"default", "length", "first", "last"})
+
+
+def _cost(value: object) -> int:
+    """Steps that comparing or filtering ``value`` costs: one at least, one more per item
+    of a list or mapping, and one more per 64 characters of text, so that a loop cannot
+    repeat large work without bound."""
+    if type(value) is str:
+        return 1 + len(value) // 64  # type: ignore[arg-type]
+    if type(value) in (list, tuple, dict):
+        return 1 + len(value)  # type: ignore[arg-type]
+    return 1
+
 
 class _Missing:
     """A path the context does not hold (only ``default`` may turn it into a value)."""
@@ -130,7 +145,11 @@ class _Renderer:
         self.steps = 0
 
     def _step(self) -> None:
-        self.steps += 1
+        self._charge(None)
+
+    def _charge(self, *values: object) -> None:
+        """Count the work of comparing or filtering ``values`` against the step budget."""
+        self.steps += sum(_cost(value) for value in values)
         if self.steps > MAX_STEPS:
             raise TemplateError(f"rendering took more than {MAX_STEPS:,} steps")
 
@@ -212,8 +231,9 @@ class _Renderer:
         if isinstance(expression, Filtered):
             return self._filtered(expression)
         if isinstance(expression, Compare):
-            return _compare(expression.op, self.value(expression.left),
-                            self.value(expression.right), expression.place)
+            left, right = self.value(expression.left), self.value(expression.right)
+            self._charge(left, right)
+            return compare(expression.op, left, right, expression.place)
         if isinstance(expression, Negation):
             return not self.truth(expression.operand)
         truths = (self.truth(operand) for operand in expression.operands)
@@ -243,9 +263,12 @@ class _Renderer:
                 raise _undefined(expression.value)
             arguments = [self.value(argument) for argument in call.args]
             try:
-                value = apply_filter(call.name, value, arguments)
+                result = apply_filter(call.name, value, arguments)
             except FilterFailure as failure:
                 raise call.place.error(str(failure)) from None
+            if call.name not in _CONSTANT_TIME_FILTERS:
+                self._charge(value, result)
+            value = result
         return value
 
 
@@ -263,43 +286,3 @@ def _step_into(value: object, step: str | int, path: Path) -> object:
     if type(value) is not dict:
         raise path.place.error(f"{path.text}: .{step} needs a mapping, got {kind(value)}")
     return value.get(step, _MISSING)  # type: ignore[attr-defined]
-
-
-# -- comparisons --------------------------------------------------------------------------
-
-def _compare(op: str, left: object, right: object, place: Place) -> bool:
-    if op == "==":
-        return _equal(left, right)
-    if op == "!=":
-        return not _equal(left, right)
-    if op in ("in", "not in"):
-        return _contains(right, left, place) == (op == "in")
-    return _order(op, left, right, place)
-
-
-def _equal(left: object, right: object) -> bool:
-    # true is not 1 here, though it is in Python.
-    if (type(left) is bool) != (type(right) is bool):
-        return False
-    return left == right
-
-
-def _order(op: str, left: object, right: object, place: Place) -> bool:
-    kinds = kind(left), kind(right)
-    if kinds[0] != kinds[1] or kinds[0] not in ("number", "text", "date", "datetime"):
-        raise place.error(f"cannot compare {kinds[0]} with {kinds[1]} using {op}")
-    a, b = left, right
-    results = {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}  # type: ignore[operator]
-    return results[op]
-
-
-def _contains(container: object, item: object, place: Place) -> bool:
-    if type(container) in (list, tuple):
-        return any(_equal(item, element) for element in container)  # type: ignore[attr-defined]
-    if type(container) in (str, dict):
-        if type(item) is not str:
-            raise place.error(f"'in' {kind(container)} needs text on its left, "
-                              f"got {kind(item)}")
-        return item in container  # type: ignore[operator]
-    raise place.error(f"'in' needs text, a list or a mapping on its right, "
-                      f"got {kind(container)}")
