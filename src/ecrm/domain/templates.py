@@ -47,7 +47,8 @@ MAX_OUTPUT = 256 * 1024
 MAX_LOOP = 1_000
 #: ... and one rendering may run at most this many loop iterations in all.
 MAX_ITERATIONS = 10_000
-#: One rendering may evaluate at most this many nodes and expressions.
+#: One rendering may take at most this many steps: one per node and expression, and
+#: more for comparisons and filters over long text and lists (see ``_cost``).
 MAX_STEPS = 1_000_000
 
 #: Filters whose work does not grow with their value.
