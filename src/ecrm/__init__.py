@@ -7,6 +7,7 @@
 True
 """
 
+from ecrm.channels import SMTPChannel, WebhookChannel
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
@@ -57,6 +58,15 @@ from ecrm.domain.loyalty import (
     TransactionKind,
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
+from ecrm.domain.outbox import (
+    Cancel,
+    Defer,
+    DispatchReport,
+    MessageStatus,
+    OutboxMessage,
+    RetryPolicy,
+    Send,
+)
 from ecrm.domain.program import LoyaltyProgram
 from ecrm.domain.recommendations import (
     Activity,
@@ -84,6 +94,7 @@ from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
     BackendError,
     ConflictError,
+    DeliveryError,
     DuplicateKey,
     ECRMError,
     NotFound,
@@ -114,6 +125,7 @@ __all__ = [
     "CONSENT_CHANNELS",
     "CRM",
     "CampaignMultiplier",
+    "Cancel",
     "Case",
     "CaseFigures",
     "CaseMessage",
@@ -135,7 +147,10 @@ __all__ = [
     "CustomerMerge",
     "CustomerOrderSummary",
     "CustomerPage",
+    "Defer",
+    "DeliveryError",
     "DiscountKind",
+    "DispatchReport",
     "DuplicateKey",
     "ECRMError",
     "EarnContext",
@@ -157,6 +172,7 @@ __all__ = [
     "MembershipChangeKind",
     "MembershipDelta",
     "MessageKind",
+    "MessageStatus",
     "MiningThresholds",
     "Multiplier",
     "Not",
@@ -167,6 +183,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OutboxMessage",
     "Param",
     "PointLot",
     "PointsBalance",
@@ -181,16 +198,19 @@ __all__ = [
     "ReferralReward",
     "Refund",
     "RejectedRow",
+    "RetryPolicy",
     "Rounding",
     "RuleError",
     "RuleKind",
     "SLABreach",
     "SLAMetric",
     "SLATarget",
+    "SMTPChannel",
     "SchemaMissing",
     "Segment",
     "SegmentField",
     "SegmentKind",
+    "Send",
     "Sender",
     "StatusChange",
     "Suggestion",
@@ -211,6 +231,7 @@ __all__ = [
     "Trigger",
     "ValidationError",
     "ValueType",
+    "WebhookChannel",
     "hookimpl",
     "hookspec",
     "read_customers_csv",
