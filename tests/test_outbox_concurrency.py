@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 from ecrm import CRM, DeliveryError, ManualClock, OutboxMessage, hookimpl
 from ecrm.backends.sql import SQLBackend
