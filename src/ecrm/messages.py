@@ -167,13 +167,14 @@ class MessageService:
         """
         check.positive_int("limit", limit)
         fixed = check.aware("now", now, required=False)
+        channels = self.channels  # before claiming: a plugin error must not strand claims
         start = fixed or self._crm.clock.now()
         lease_until = start + self.lease
         to_send, deferred, cancelled = self._crm.transact(
             lambda uow: self._claim(uow, start, limit, lease_until))
         outcomes: dict[MessageStatus, list[str]] = {status: [] for status in MessageStatus}
         for message in to_send:
-            result = self._attempt(message, worker)
+            result = self._attempt(channels.get(message.channel), message, worker)
             stored = self._crm.transact(lambda uow, m=message, r=result: self._settle(
                 uow, m, r, fixed or self._crm.clock.now(), lease_until))
             if stored is not None:
@@ -267,9 +268,9 @@ class MessageService:
                                               "Defer(until, reason) or Cancel(reason)")
         return to_send, tuple(deferred), tuple(cancelled)
 
-    def _attempt(self, message: OutboxMessage, worker: str | None) -> _Outcome:
+    def _attempt(self, channel: DeliveryChannel | None, message: OutboxMessage,
+                 worker: str | None) -> _Outcome:
         """Hand the message to its channel, outside any transaction."""
-        channel = self.channels.get(message.channel)
         if channel is None:
             return _Outcome(error=f"no delivery channel named {message.channel!r}",
                             permanent=True)
