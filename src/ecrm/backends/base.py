@@ -575,11 +575,12 @@ class OutboxRepository(Protocol):
 
     def claim_due(self, now: datetime, limit: int, lease_until: datetime
                   ) -> list[OutboxMessage]:
-        """Claim up to ``limit`` messages that are pending with ``due_at <= now``, or
-        sending with an expired lease (``due_at <= now`` too), highest priority first,
-        then earliest due, then id: set them sending with ``due_at`` and ``lease_until``
-        both ``lease_until``, and return them so. Concurrent claims never return the same
-        message (row locks skipped, or writers serialised)."""
+        """Claim up to ``limit`` messages that are sending with an expired lease
+        (``due_at <= now``: a dispatcher died), then those pending with ``due_at <=
+        now``, highest priority first, then earliest due, then id: set them sending with
+        ``due_at`` and ``lease_until`` both ``lease_until``, and return them so.
+        Concurrent claims never return the same message (row locks skipped, or writers
+        serialised)."""
 
     def settle(self, message: OutboxMessage, lease_until: datetime) -> bool:
         """Store ``message``'s state (status, attempts, due_at, sent_at, last_error,

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
 CLAIMABLE = (MessageStatus.PENDING, MessageStatus.SENDING)
 
 
-def dispatch_order(message: OutboxMessage) -> tuple[int, datetime, str]:
-    """Highest priority first, then earliest due, then id."""
-    return -message.priority, message.due_at, message.id
+def dispatch_order(message: OutboxMessage) -> tuple[bool, int, datetime, str]:
+    """Expired claims first, then the highest priority, the earliest due, the id."""
+    return (message.status != MessageStatus.SENDING, -message.priority, message.due_at,
+            message.id)
 
 
 class MemoryOutboxRepository:

@@ -18,15 +18,12 @@ from sqlalchemy import RowMapping, func, select, update
 from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped
 from ecrm.batching import chunks
-from ecrm.domain.outbox import MessageStatus, OutboxMessage
+from ecrm.domain.outbox import PRIORITIES, MessageStatus, OutboxMessage
 
 _t = tables.outbox
 
 #: Rows per INSERT executemany of ``add_many``, so memory stays flat for huge batches.
 INSERT_CHUNK = 2000
-
-#: Statuses a claim picks up (sending ones only when their lease, in due_at, ran out).
-CLAIMABLE = (MessageStatus.PENDING.value, MessageStatus.SENDING.value)
 
 #: The columns a state change writes.
 STATE_COLUMNS = ("status", "attempts", "due_at", "sent_at", "last_error", "provider_id",
@@ -60,17 +57,31 @@ class SQLOutboxRepository(_TenantScoped):
 
     def claim_due(self, now: datetime, limit: int, lease_until: datetime
                   ) -> list[OutboxMessage]:
-        query = (select(_t).where(self._mine(_t), _t.c.status.in_(CLAIMABLE),
-                                  _t.c.due_at <= now)
-                 .order_by(_t.c.priority.desc(), _t.c.due_at, _t.c.id).limit(limit)
-                 .with_for_update(skip_locked=True))
-        due = [_from_row(row) for row in self._conn.execute(query).mappings()]
+        due = self._due(MessageStatus.SENDING, None, now, limit)
+        for priority in reversed(PRIORITIES):
+            if len(due) >= limit:
+                break
+            due += self._due(MessageStatus.PENDING, priority, now, limit - len(due))
         if due:
             self._conn.execute(
                 update(_t).where(self._mine(_t), _t.c.id.in_([m.id for m in due]))
                 .values(status=MessageStatus.SENDING.value, due_at=lease_until,
                         lease_until=lease_until))
         return [_claimed(m, lease_until) for m in due]
+
+    def _due(self, status: MessageStatus, priority: int | None, now: datetime, limit: int
+             ) -> list[OutboxMessage]:
+        """Up to ``limit`` rows of ``status`` (and ``priority``) due by ``now``, locked,
+        skipping rows another transaction holds. One priority at a time, so that every
+        database walks the (status, priority, due_at, id) index in order and stops at
+        the limit instead of sorting the whole backlog."""
+        query = select(_t).where(self._mine(_t), _t.c.status == status.value,
+                                 _t.c.due_at <= now)
+        if priority is not None:
+            query = query.where(_t.c.priority == priority)
+        query = (query.order_by(_t.c.due_at, _t.c.id).limit(limit)
+                 .with_for_update(skip_locked=True))
+        return [_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def settle(self, message: OutboxMessage, lease_until: datetime) -> bool:
         done = self._conn.execute(

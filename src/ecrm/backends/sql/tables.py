@@ -534,8 +534,9 @@ consent_changes = Table(
 )
 
 # The transactional outbox: messages waiting to be delivered and their outcomes. Keys are
-# unique per tenant (idempotent enqueueing); the dispatcher finds due messages through
-# (status, due_at): a claimed message's due_at is the end of its lease.
+# unique per tenant (idempotent enqueueing); the dispatcher walks (status, priority,
+# due_at, id) in its order, one priority at a time: a claimed message's due_at is the end
+# of its lease.
 outbox = Table(
     "ecrm_outbox", metadata,
     tenant_column(),
@@ -562,7 +563,7 @@ outbox = Table(
     Column("lease_until", UTCDateTime),
     customer_fk(),
     UniqueConstraint("tenant_id", "key"),
-    Index(None, "tenant_id", "status", "due_at"),
+    Index(None, "tenant_id", "status", "priority", "due_at", "id"),
     Index(None, "tenant_id", "customer_id", "created_at"),
     Index(None, "tenant_id", "campaign_id", "status"),
     **MYSQL_OPTIONS,

@@ -269,15 +269,19 @@ class OutboxContract(ContractBase):
             (message.id, MessageStatus.SENDING, lease, lease)]
         with backend.unit_of_work(tenant) as uow:
             assert uow.outbox.claim_due(now + timedelta(minutes=4), 10, lease) == []
+        urgent = mail(messaging, "urgent", priority=9)
         later = now + timedelta(minutes=5)
         new_lease = later + timedelta(minutes=5)
-        with backend.unit_of_work(tenant) as uow:
-            again = uow.outbox.claim_due(later, 10, new_lease)
+        with backend.unit_of_work(tenant) as uow:  # an expired claim goes first
+            again = uow.outbox.claim_due(later, 1, new_lease)
         assert [m.id for m in again] == [message.id]
+        with backend.unit_of_work(tenant) as uow:
+            assert [m.id for m in uow.outbox.claim_due(later, 10, new_lease)] == [urgent.id]
         with backend.unit_of_work(tenant) as uow:  # the first worker's result comes late
             assert not uow.outbox.settle(claimed[0], lease)
             assert uow.outbox.settle(again[0], new_lease)
-        assert messaging.messages.dispatch(now=new_lease).sent_ids == (message.id,)
+        assert set(messaging.messages.dispatch(now=new_lease).sent_ids) == {message.id,
+                                                                            urgent.id}
 
     def test_outbox_sent_messages_are_on_the_timeline(self, backend: Backend, tenant: str,
                                                       clock: ManualClock,

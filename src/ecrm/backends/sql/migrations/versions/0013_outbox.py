@@ -23,10 +23,10 @@ depends_on: str | Sequence[str] | None = None
 MYSQL_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin",
                                  "mysql_engine": "InnoDB"}
 TABLE = "ecrm_outbox"
-#: Indexes besides the primary key and the unique key: due messages, a customer's
-#: messages, a campaign's counts.
-INDEXES = (["tenant_id", "status", "due_at"], ["tenant_id", "customer_id", "created_at"],
-           ["tenant_id", "campaign_id", "status"])
+#: Indexes besides the primary key and the unique key: due messages in dispatch order, a
+#: customer's messages, a campaign's counts.
+INDEXES = (["tenant_id", "status", "priority", "due_at", "id"],
+           ["tenant_id", "customer_id", "created_at"], ["tenant_id", "campaign_id", "status"])
 
 
 def upgrade() -> None:
