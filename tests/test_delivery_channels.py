@@ -218,3 +218,15 @@ def test_verify_signature_refuses_what_it_should() -> None:
     assert not verify_signature(SECRET, None, body, now=t)
     assert not verify_signature(SECRET, "v1=abc", body, now=t)
     assert not verify_signature(SECRET, f"t=x,{header.split(',')[1]}", body, now=t)
+
+
+def test_two_delivery_channels_of_one_name_are_refused_before_any_claim() -> None:
+    from ecrm.testing.conformance.outbox import RecordingChannel
+
+    crm = shop(RecordingChannel("email"), RecordingChannel("email"))
+    message = crm.messages.send(key="k", channel="email", purpose="transactional",
+                                recipient="a@example.com", body="hi")
+    with pytest.raises(ecrm.ValidationError) as error:
+        crm.messages.dispatch()
+    assert error.value.field == "plugins"
+    assert crm.messages.get(message.id) == message  # still pending, not claimed
