@@ -358,7 +358,7 @@ def _by_key(messages: list[OutboxMessage]) -> dict[str, OutboxMessage]:
             raise ValidationError("messages", f"expected OutboxMessage objects, got "
                                               f"{type(message).__name__}")
         first = batch.setdefault(message.key, message)
-        if not rules.same_request(first, message, due_given=False):
+        if first is not message and not rules.same_request(first, message, due_given=False):
             raise ConflictError(f"message key {message.key!r} is given twice with other "
                                 "content")
     return batch
