@@ -20,7 +20,8 @@ PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "b
          "segments.md", "analytics.md", "analytics-journeys.md", "analytics-cohorts.md",
          "analytics-channels.md", "analytics-rfm.md",
          "analytics-clv.md", "recommendations.md",
-         "recommendations-mining.md", "templates.md"]
+         "recommendations-mining.md", "templates.md", "messages.md",
+         "delivery-channels.md", "campaigns.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 

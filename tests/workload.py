@@ -100,6 +100,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_cohort_analytics(crm)
     exercise_segment_service(crm, one.id)
     exercise_recommendations(crm, one.id)
+    exercise_outbox(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -404,3 +405,31 @@ def exercise_recommendations(crm: CRM, customer_id: str) -> None:
         uow.recommendations.items("default", ["S"])
     recs.remove_rule("with books")
     recs.drop_model("default")
+
+
+def exercise_outbox(crm: CRM, customer_id: str) -> None:
+    """Every outbox operation: send (and a replay), bulk enqueue, dispatch with no channel
+    installed (so the message goes dead), retry, cancel, the listings and counts."""
+    from ecrm.domain.ids import new_id
+    from ecrm.domain.outbox import new_message
+
+    message = crm.messages.send(key="welcome", channel="email", purpose="marketing",
+                                customer_id=customer_id, recipient="one@example.com",
+                                body="Welcome", due_at=WHEN)
+    crm.messages.send(key="welcome", channel="email", purpose="marketing",
+                      customer_id=customer_id, recipient="one@example.com", body="Welcome",
+                      due_at=WHEN)  # a replay
+    bulk = [new_message(message_id=new_id(), key=f"bulk-{n}", channel="sms",
+                        purpose="marketing", customer_id=customer_id, recipient="+8190",
+                        subject=None, body="Sale", data=None, priority=1, due_at=None,
+                        campaign_id="spring", variant="a", step=None, now=WHEN)
+            for n in range(2)]
+    crm.transact(lambda uow: crm.messages.enqueue(uow, bulk))
+    crm.messages.dispatch(limit=1, now=WHEN)
+    crm.messages.retry(message.id)
+    crm.messages.cancel(bulk[0].id)
+    crm.messages.get(message.id)
+    crm.messages.for_customer(customer_id)
+    crm.messages.list(status="pending", campaign_id="spring")
+    crm.messages.counts()
+    crm.messages.counts("spring")

@@ -7,6 +7,7 @@
 True
 """
 
+from ecrm.channels import SMTPChannel, WebhookChannel
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
 from ecrm.customers import CustomerPage
@@ -64,6 +65,15 @@ from ecrm.domain.loyalty import (
     TransactionKind,
 )
 from ecrm.domain.orders import CustomerOrderSummary, Order, OrderLine, OrderStatus, Refund
+from ecrm.domain.outbox import (
+    Cancel,
+    Defer,
+    DispatchReport,
+    MessageStatus,
+    OutboxMessage,
+    RetryPolicy,
+    Send,
+)
 from ecrm.domain.program import LoyaltyProgram
 from ecrm.domain.recommendations import (
     Activity,
@@ -94,6 +104,7 @@ from ecrm.domain.timeline import TimelineEvent, TimelinePage
 from ecrm.errors import (
     BackendError,
     ConflictError,
+    DeliveryError,
     DuplicateKey,
     ECRMError,
     NotFound,
@@ -125,6 +136,7 @@ __all__ = [
     "CONSENT_PURPOSES",
     "CRM",
     "CampaignMultiplier",
+    "Cancel",
     "Case",
     "CaseFigures",
     "CaseMessage",
@@ -147,7 +159,10 @@ __all__ = [
     "CustomerMerge",
     "CustomerOrderSummary",
     "CustomerPage",
+    "Defer",
+    "DeliveryError",
     "DiscountKind",
+    "DispatchReport",
     "DuplicateKey",
     "ECRMError",
     "EarnContext",
@@ -169,6 +184,7 @@ __all__ = [
     "MembershipChangeKind",
     "MembershipDelta",
     "MessageKind",
+    "MessageStatus",
     "MiningThresholds",
     "Multiplier",
     "Not",
@@ -180,6 +196,7 @@ __all__ = [
     "Order",
     "OrderLine",
     "OrderStatus",
+    "OutboxMessage",
     "Param",
     "PointLot",
     "PointsBalance",
@@ -194,16 +211,19 @@ __all__ = [
     "ReferralReward",
     "Refund",
     "RejectedRow",
+    "RetryPolicy",
     "Rounding",
     "RuleError",
     "RuleKind",
     "SLABreach",
     "SLAMetric",
     "SLATarget",
+    "SMTPChannel",
     "SchemaMissing",
     "Segment",
     "SegmentField",
     "SegmentKind",
+    "Send",
     "Sender",
     "StatusChange",
     "Suggestion",
@@ -229,6 +249,7 @@ __all__ = [
     "Trigger",
     "ValidationError",
     "ValueType",
+    "WebhookChannel",
     "hookimpl",
     "hookspec",
     "read_customers_csv",

@@ -61,6 +61,7 @@ class CRM:
         from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
         from ecrm.loyalty import LoyaltyService
+        from ecrm.messages import MessageService
         from ecrm.orders import OrderService
         from ecrm.recommendations import RecommendationService
         from ecrm.referrals import ReferralService
@@ -92,6 +93,7 @@ class CRM:
         self.segments = SegmentService(self)
         self.analytics = Analytics(self)
         self.recommendations = RecommendationService(self)
+        self.messages = MessageService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,

@@ -58,3 +58,14 @@ class DuplicateKey(ConflictError):
 
 class TransientError(BackendError):
     """A deadlock or serialization failure: the whole unit of work may be retried."""
+
+
+class DeliveryError(ECRMError):
+    """A delivery channel could not deliver a message. ``permanent`` says that trying
+    again cannot help (a rejected address, a refused payload): the message goes straight
+    to the dead letters; otherwise it is retried on the outbox's backoff schedule."""
+
+    def __init__(self, reason: str, permanent: bool = False) -> None:
+        self.reason = reason
+        self.permanent = permanent
+        super().__init__(reason)

@@ -39,11 +39,13 @@ if TYPE_CHECKING:
     from ecrm.domain.interactions import Channel, Interaction
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
+    from ecrm.domain.outbox import OutboxMessage
     from ecrm.domain.recommendations import Suggestion
     from ecrm.domain.referrals import Referral
     from ecrm.domain.segment_fields import SegmentField
     from ecrm.domain.segments import Segment
     from ecrm.domain.tiers import TierChange
+    from ecrm.messages import DeliveryChannel
     from ecrm.recommendations import RecommendationSource
 
 PROJECT = "ecrm"
@@ -145,6 +147,21 @@ def ecrm_unavailable_skus(crm: CRM, skus: tuple[str, ...]) -> Iterable[str] | No
     :param skus: the candidate SKUs, in no particular order.
     :returns: the SKUs to leave out (None or nothing: all available); the answers of
         every implementation are joined.
+    """
+
+
+@hookspec
+def ecrm_delivery_channels(crm: CRM) -> Iterable[DeliveryChannel]:
+    """Fires once per CRM, the first time it dispatches outbox messages
+    (``crm.messages.dispatch`` or ``crm.messages.channels``).
+
+    :param crm: the CRM gathering its delivery channels.
+    :returns: an iterable of delivery channels: objects with a ``name`` (the identifier
+        messages name as their ``channel``; one channel per name) and a
+        ``send(message)`` method that delivers an :class:`ecrm.OutboxMessage` and returns
+        the provider's id for it (or None), or raises :class:`ecrm.DeliveryError`
+        (``permanent=True`` when trying again cannot help). ``send`` runs outside any
+        transaction; ``message.id`` is the idempotency key to give the provider.
     """
 
 
@@ -381,4 +398,27 @@ def ecrm_segment_membership_changed(crm: CRM, segment: Segment, entered: tuple[s
     :param segment: the :class:`ecrm.Segment` as it stands after the change.
     :param entered: the sorted ids of the customers who entered.
     :param left: the sorted ids of the customers who left.
+    """
+
+
+@hookspec
+def ecrm_message_sent(crm: CRM, message: OutboxMessage) -> None:
+    """Fires after an outbox message's delivery is recorded and committed (once per
+    message; not when a lost claim's result was dropped).
+
+    :param crm: the CRM that dispatched the message.
+    :param message: the :class:`ecrm.OutboxMessage` as stored now: status ``sent``,
+        ``sent_at``, ``attempts`` and the channel's ``provider_id``.
+    """
+
+
+@hookspec
+def ecrm_message_dead(crm: CRM, message: OutboxMessage) -> None:
+    """Fires after an outbox message went to the dead letters and that was committed: a
+    permanent delivery error, the last of its tries failed, or no delivery channel of its
+    name is installed.
+
+    :param crm: the CRM that dispatched the message.
+    :param message: the :class:`ecrm.OutboxMessage` as stored now: status ``dead``, its
+        ``attempts`` and ``last_error``. ``crm.messages.retry(message.id)`` revives it.
     """

@@ -86,6 +86,7 @@ NOTIFICATIONS = (
     "ecrm_case_opened", "ecrm_case_message_added", "ecrm_case_status_changed",
     "ecrm_sla_breached", "ecrm_survey_requested", "ecrm_survey_answered",
     "ecrm_consent_changed", "ecrm_segment_membership_changed",
+    "ecrm_message_sent", "ecrm_message_dead",
 )
 
 

@@ -26,6 +26,7 @@ from ecrm.domain.journeys import BuyerJourney, CartCounts, CartEvent, FunnelStep
 from ecrm.domain.lifetime import CustomerHistory, PurchaseDays
 from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
+from ecrm.domain.outbox import OutboxMessage
 from ecrm.domain.periods import Periods
 from ecrm.domain.recommendations import Activity, RecommendationRule
 from ecrm.domain.referrals import Referral
@@ -578,6 +579,50 @@ class SuppressionRepository(Protocol):
         """Those of ``addresses`` listed on ``channel`` (for whole audiences at once)."""
 
 
+class OutboxRepository(Protocol):
+    """The outbox of the unit of work's tenant: messages waiting to be delivered, and
+    those delivered, dead or cancelled (see :mod:`ecrm.domain.outbox`)."""
+
+    def add(self, message: OutboxMessage) -> None:
+        """Insert; raise ``DuplicateKey`` if the id or the key is taken."""
+
+    def add_many(self, messages: Collection[OutboxMessage]) -> None:
+        """Insert a batch (the caller has checked the keys) in few statements: campaigns
+        enqueue hundreds of thousands at once."""
+
+    def get(self, message_id: str, *, for_update: bool = False) -> OutboxMessage | None:
+        """The message, or None. ``for_update`` locks its row until the unit ends."""
+
+    def by_keys(self, keys: Collection[str]) -> dict[str, OutboxMessage]:
+        """The stored messages of ``keys`` that exist, by key."""
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime
+                  ) -> list[OutboxMessage]:
+        """Claim up to ``limit`` messages that are sending with an expired lease
+        (``due_at <= now``: a dispatcher died), then those pending with ``due_at <=
+        now``, highest priority first, then earliest due, then id: set them sending with
+        ``due_at`` and ``lease_until`` both ``lease_until``, and return them so.
+        Concurrent claims never return the same message (row locks skipped, or writers
+        serialised)."""
+
+    def settle(self, message: OutboxMessage, lease_until: datetime) -> bool:
+        """Store ``message``'s state (status, attempts, due_at, sent_at, last_error,
+        provider_id, lease_until) over the stored row if that row is still sending under
+        the claim ``lease_until``; False (nothing written) when the claim was lost."""
+
+    def replace(self, message: OutboxMessage) -> None:
+        """Store ``message``'s state over the stored row (the caller holds its lock)."""
+
+    def find(self, *, status: str | None, campaign_id: str | None,
+             customer_id: str | None, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` messages matching every filter given, oldest first (by
+        ``created_at``, ties by id)."""
+
+    def counts(self, campaign_id: str | None) -> dict[str, int]:
+        """How many messages are in each status (of the campaign, when given); statuses
+        without messages are left out."""
+
+
 class CouponRepository(Protocol):
     """Coupons, their redemptions and issuances in the unit of work's tenant."""
 
@@ -811,6 +856,10 @@ class UnitOfWork(Protocol):
     @property
     def suppressions(self) -> SuppressionRepository:
         """The suppression list."""
+
+    @property
+    def outbox(self) -> OutboxRepository:
+        """Messages waiting to be delivered, and their outcomes."""
 
     @property
     def recommendations(self) -> RecommendationRepository:

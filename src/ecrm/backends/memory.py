@@ -19,6 +19,7 @@ from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository, MemorySuppressionRepository
+from ecrm.backends.memory_outbox import MemoryOutboxRepository
 from ecrm.backends.memory_recommendations import MemoryRecommendationRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
 from ecrm.backends.memory_segments import MemorySegmentRepository
@@ -134,6 +135,7 @@ class _TenantData:
         self.consents = _Table("consents", self.journal)
         self.consent_changes = _Table("consent_changes", self.journal)
         self.suppressions = _Table("suppressions", self.journal)
+        self.outbox = _Table("outbox", self.journal, unique=("key",))
         self.segments = _Table("segments", self.journal, unique=("name",))
         # segment id -> {customer id: membership}
         self.segment_members = _Table("segment_members", self.journal)
@@ -152,7 +154,7 @@ class _TenantData:
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
                  self.interactions, self.cases, self.case_messages, self.case_surveys,
-                 self.consent_changes, self.segment_changes]
+                 self.consent_changes, self.segment_changes, self.outbox]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -231,6 +233,7 @@ class MemoryUnitOfWork:
         self.coupons = MemoryCouponRepository(data)
         self.consents = MemoryConsentRepository(data)
         self.suppressions = MemorySuppressionRepository(data)
+        self.outbox = MemoryOutboxRepository(data)
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)

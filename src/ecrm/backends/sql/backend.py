@@ -18,6 +18,7 @@ from ecrm.backends.sql.errors import translated
 from ecrm.backends.sql.host import HostTransactionNotifications
 from ecrm.backends.sql.interactions import SQLInteractionRepository
 from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
+from ecrm.backends.sql.outbox import SQLOutboxRepository
 from ecrm.backends.sql.recommendations import SQLRecommendationRepository
 from ecrm.backends.sql.referrals import SQLReferralRepository
 from ecrm.backends.sql.repositories import (
@@ -141,6 +142,7 @@ class SQLUnitOfWork:
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
         self.suppressions = SQLSuppressionRepository(conn, tenant, direct=direct)
+        self.outbox = SQLOutboxRepository(conn, tenant, direct=direct)
         self.recommendations = SQLRecommendationRepository(conn, tenant, direct=direct)
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self.segments = SQLSegmentRepository(conn, tenant, direct=direct)

@@ -549,6 +549,42 @@ suppressions = Table(
     **MYSQL_OPTIONS,
 )
 
+# The transactional outbox: messages waiting to be delivered and their outcomes. Keys are
+# unique per tenant (idempotent enqueueing); the dispatcher walks (status, priority,
+# due_at, id) in its order, one priority at a time: a claimed message's due_at is the end
+# of its lease.
+outbox = Table(
+    "ecrm_outbox", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("key", Key(128), nullable=False),
+    customer_ref(nullable=True),
+    Column("channel", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", String(500)),
+    Column("body", MESSAGE_BODY, nullable=False),
+    Column("data", JSONDocument, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("campaign_id", Key(64)),
+    Column("variant", String(64)),
+    Column("step", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", String(1000)),
+    Column("provider_id", String(200)),
+    Column("lease_until", UTCDateTime),
+    customer_fk(),
+    UniqueConstraint("tenant_id", "key"),
+    Index(None, "tenant_id", "status", "priority", "due_at", "id"),
+    Index(None, "tenant_id", "customer_id", "created_at"),
+    Index(None, "tenant_id", "campaign_id", "status"),
+    **MYSQL_OPTIONS,
+)
+
 # Saved segments. Names are unique per tenant; ``rule`` holds a dynamic segment's rule tree.
 segments = Table(
     "ecrm_segments", metadata,

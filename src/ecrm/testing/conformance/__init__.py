@@ -17,6 +17,7 @@ from ecrm.testing.conformance.interactions import InteractionContract, TimelineC
 from ecrm.testing.conformance.lifetime import LifetimeValueContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
+from ecrm.testing.conformance.outbox import OutboxContract
 from ecrm.testing.conformance.plugins import PluginContract
 from ecrm.testing.conformance.recommendations import RecommendationContract
 from ecrm.testing.conformance.referrals import ReferralContract
@@ -35,7 +36,7 @@ class BackendConformanceSuite(
     ConsentPurposeContract,
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
-    LifetimeValueContract, RecommendationContract,
+    LifetimeValueContract, RecommendationContract, OutboxContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

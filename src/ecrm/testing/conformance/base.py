@@ -120,6 +120,14 @@ class Recorder:
         self._note("segment_membership_changed", segment=segment, entered=entered,
                    left=left)
 
+    @hookimpl
+    def ecrm_message_sent(self, crm: CRM, message: Any) -> None:
+        self._note("message_sent", message=message)
+
+    @hookimpl
+    def ecrm_message_dead(self, crm: CRM, message: Any) -> None:
+        self._note("message_dead", message=message)
+
 
 class ContractBase:
     """Fixtures: ``crm`` is a CRM on the backend under test, in a tenant of its own, with a
