@@ -14,14 +14,12 @@ from ecrm.domain.consent import Consent, OptInLevel
 from ecrm.domain.contact_policy import (
     Contact,
     ContactPolicy,
-    Defer,
     FrequencyCap,
     QuietHours,
-    Send,
     SentMessage,
-    Skip,
     decide,
 )
+from ecrm.domain.outbox import Cancel, Defer, Send
 from ecrm.domain.suppression import Suppression, SuppressionReason
 from ecrm.errors import ValidationError
 
@@ -87,7 +85,7 @@ def test_caps_never_let_more_through_than_the_limit_in_any_window(
             assert verdict == Send()
             sent.append(SentMessage(channel, purpose, now))
         else:
-            assert isinstance(verdict, Skip) and "frequency cap" in verdict.reason
+            assert isinstance(verdict, Cancel) and "frequency cap" in verdict.reason
     marketing = [m.at for m in sent if m.purpose == "marketing"]
     for at in marketing:  # the invariant, restated on what went out
         assert sum(1 for other in marketing if at - cap.per < other <= at) <= limit
@@ -113,7 +111,7 @@ def test_only_consent_and_a_clean_address_let_a_message_go(
         or (state is True and least is None) or state == "confirmed")
     assert (verdict == Send()) is allowed
     if not allowed:
-        assert isinstance(verdict, Skip)
+        assert isinstance(verdict, Cancel)
 
 
 def test_quiet_hours_defer_marketing_to_the_local_morning() -> None:
@@ -132,7 +130,7 @@ def test_caps_can_count_one_channel_or_several_purposes() -> None:
     policy = ContactPolicy(caps=(line_only,), quiet_hours=None)
     noon = datetime(2026, 6, 1, 12, tzinfo=TOKYO)
     sent = [SentMessage("line", "surveys", noon - timedelta(hours=3))]
-    assert isinstance(decide(policy, contact(channel="line"), noon, sent), Skip)
+    assert isinstance(decide(policy, contact(channel="line"), noon, sent), Cancel)
     assert decide(policy, contact(channel="email"), noon, sent) == Send()
     assert decide(policy, contact(channel="line"), noon + timedelta(hours=21), sent) == Send()
 

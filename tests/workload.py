@@ -17,6 +17,7 @@ from ecrm import (
     Tier,
     TierPolicy,
 )
+from ecrm.domain.campaigns import CampaignStatus, CouponOffer
 from ecrm.domain.cases import (
     Case,
     CaseMessage,
@@ -101,6 +102,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_segment_service(crm, one.id)
     exercise_recommendations(crm, one.id)
     exercise_outbox(crm, one.id)
+    exercise_campaigns(crm)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -433,3 +435,37 @@ def exercise_outbox(crm: CRM, customer_id: str) -> None:
     crm.messages.list(status="pending", campaign_id="spring")
     crm.messages.counts()
     crm.messages.counts("spring")
+
+
+def exercise_campaigns(crm: CRM) -> None:
+    """Every campaign operation: create, update, schedule, launch with a minted coupon,
+    an unsubscribe link, points, tier and recommendations in the templates, run_due,
+    the listings, cancel (with queued messages), a merge of two members, and a dispatch
+    through the contact gate."""
+    shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock, secret="a" * 16)
+    ids = [shop.customers.create(email=f"camp{n}@example.com").id for n in range(3)]
+    for customer_id in ids:
+        shop.consent.grant(customer_id, "email", at=WHEN)
+    segment = shop.segments.create("campaign audience", customer_ids=ids)
+    campaign = shop.campaigns.create(
+        "workload", segment=segment.id, holdout=0.1, unsubscribe_url="https://x.jp/{token}",
+        coupon=CouponOffer(terms={"amount": 100, "valid_days": 7}),
+        body="{{ coupon.code }} {{ points.balance }} {{ tier.name | default('-') }} "
+             "{{ recommendations | length }} {{ unsubscribe_url }}")
+    shop.campaigns.update(campaign.id, cost=1000)
+    shop.campaigns.launch(campaign.id)
+    later = shop.campaigns.create("later", segment=segment.name, body="hi",
+                                  scheduled_at=WHEN)
+    shop.campaigns.run_due(WHEN + timedelta(days=1))
+    shop.campaigns.create("stopped", segment=segment.id, body="hi")
+    stopped = shop.campaigns.find("stopped")
+    assert stopped is not None
+    with shop.backend.unit_of_work(shop.tenant) as uow:  # a sending one with messages
+        uow.campaigns.replace(attrs.evolve(stopped, status=CampaignStatus.SENDING))
+    shop.campaigns.cancel(stopped.id)
+    shop.campaigns.get(later.id)
+    shop.campaigns.list(status="sent")
+    shop.campaigns.progress(campaign.id)
+    shop.campaigns.members(campaign.id, limit=2)
+    shop.customers.merge(ids[0], ids[1])
+    shop.messages.dispatch(now=WHEN + timedelta(days=1, hours=3))

@@ -7,6 +7,7 @@
 True
 """
 
+from ecrm.campaigns import CampaignProgress
 from ecrm.channels import SMTPChannel, WebhookChannel
 from ecrm.clock import Clock, ManualClock, SystemClock
 from ecrm.crm import CRM
@@ -15,6 +16,14 @@ from ecrm.domain.association import AssociationRule, MiningThresholds
 from ecrm.domain.association_models import AssociationModel
 from ecrm.domain.audience import AudienceMember
 from ecrm.domain.business_hours import BusinessCalendar
+from ecrm.domain.campaigns import (
+    Campaign,
+    CampaignMember,
+    CampaignStatus,
+    CouponOffer,
+    MemberStatus,
+    Variant,
+)
 from ecrm.domain.case_figures import CaseFigures
 from ecrm.domain.cases import (
     Case,
@@ -37,6 +46,7 @@ from ecrm.domain.consent import (
     OptInLevel,
 )
 from ecrm.domain.consent_tokens import ConsentToken, TokenAction
+from ecrm.domain.contact_policy import ContactPolicy, FrequencyCap, QuietHours
 from ecrm.domain.coupons import Coupon, CouponIssue, CouponRedemption, DiscountKind
 from ecrm.domain.customers import Account, Address, Customer, CustomerMerge
 from ecrm.domain.earning import (
@@ -135,7 +145,11 @@ __all__ = [
     "CONSENT_CHANNELS",
     "CONSENT_PURPOSES",
     "CRM",
+    "Campaign",
+    "CampaignMember",
     "CampaignMultiplier",
+    "CampaignProgress",
+    "CampaignStatus",
     "Cancel",
     "Case",
     "CaseFigures",
@@ -152,8 +166,10 @@ __all__ = [
     "Consent",
     "ConsentChange",
     "ConsentToken",
+    "ContactPolicy",
     "Coupon",
     "CouponIssue",
+    "CouponOffer",
     "CouponRedemption",
     "Customer",
     "CustomerMerge",
@@ -170,6 +186,7 @@ __all__ = [
     "EarnRule",
     "F",
     "FirstPurchaseBonus",
+    "FrequencyCap",
     "ImportReport",
     "InboundEvent",
     "InboundMessage",
@@ -179,6 +196,7 @@ __all__ = [
     "LedgerTotals",
     "LoyaltyProgram",
     "ManualClock",
+    "MemberStatus",
     "Membership",
     "MembershipChange",
     "MembershipChangeKind",
@@ -203,6 +221,7 @@ __all__ = [
     "PointsTransaction",
     "Priority",
     "ProductBonus",
+    "QuietHours",
     "Reason",
     "ReasonKind",
     "RecommendationRule",
@@ -249,6 +268,7 @@ __all__ = [
     "Trigger",
     "ValidationError",
     "ValueType",
+    "Variant",
     "WebhookChannel",
     "hookimpl",
     "hookspec",

@@ -171,11 +171,17 @@ class ConsentService:
 
     def _token(self, customer_id: str, channel: str, purpose: str,
                action: TokenAction) -> str:
-        name, why, key = rules.channel(channel), rules.purpose(purpose), self._key()
+        name, why = rules.channel(channel), rules.purpose(purpose)
+        self._key()  # no secret: fail before reading
         found = self._crm.transact(lambda uow: resolve_customer(uow, customer_id),
                                    read_only=True)
-        return tokens.sign(key, ConsentToken(self._crm.tenant, found.id, name, why, action,
-                                             self._crm.clock.now()))
+        return self.sign(found.id, name, why, action)
+
+    def sign(self, customer_id: str, channel: str, purpose: str, action: TokenAction) -> str:
+        """A token for a customer id known to exist (campaigns sign one per recipient
+        inside their own unit of work). :raises ValidationError: on ``secret``."""
+        return tokens.sign(self._key(), ConsentToken(self._crm.tenant, customer_id, channel,
+                                                     purpose, action, self._crm.clock.now()))
 
     def _read(self, token: str, action: TokenAction, max_age: timedelta | None
               ) -> ConsentToken:

@@ -9,7 +9,7 @@ row first, so limits hold under any number of concurrent checkouts.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -232,6 +232,41 @@ class CouponService:
             return uow.coupons.redemptions(wanted)
 
         return self._crm.transact(work, read_only=True)
+
+    # -- inside other units of work ----------------------------------------------------
+
+    def hand_out(self, uow: UnitOfWork, code: str, customer_ids: Collection[str]) -> Coupon:
+        """Issue the existing coupon ``code`` to each of ``customer_ids`` (existing ids)
+        who does not hold it yet, inside ``uow``; return the coupon.
+        :raises NotFound: no such coupon."""
+        coupon = self._coupon(uow, code, for_update=True)
+        held = uow.coupons.issues(code, list(customer_ids))
+        now = self._crm.clock.now()
+        uow.coupons.add_issues([CouponIssue(new_id(), code, cid, now)
+                                for cid in customer_ids if cid not in held])
+        return coupon
+
+    def mint_for(self, uow: UnitOfWork, customer_ids: Collection[str], terms: Mapping[str, Any],
+                 *, prefix: str = "", valid_for: timedelta | None = None) -> dict[str, Coupon]:
+        """Create a single-use ``issued_only`` coupon with ``terms`` (``create``'s
+        keywords) for each of ``customer_ids`` and issue it to them, inside ``uow``;
+        valid from now for ``valid_for`` when given. Returns the coupon by customer."""
+        now = self._crm.clock.now()
+        window = {} if valid_for is None else {"valid_from": now, "valid_until": now + valid_for}
+        clean = self._terms({**terms, **window, "max_uses": 1, "issued_only": True})
+        prefix_, length = rules.generation_shape(prefix, DEFAULT_LENGTH)
+        codes = _free_codes(uow, len(customer_ids), prefix_, length)
+        minted = {cid: rules.new_coupon(code, now, clean)
+                  for cid, code in zip(customer_ids, codes, strict=True)}
+        uow.coupons.add_many(list(minted.values()))
+        uow.coupons.add_issues([CouponIssue(new_id(), c.code, cid, now)
+                                for cid, c in minted.items()])
+        return minted
+
+    def check_terms(self, terms: Mapping[str, Any]) -> None:
+        """Validate coupon ``terms`` as ``create`` would. :raises ValidationError: a bad
+        term (named); :raises TypeError: an unknown one."""
+        self._terms(terms)
 
     # -- helpers ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from ecrm.errors import DuplicateKey, TransientError, ValidationError
 if TYPE_CHECKING:
     import pluggy
 
+    from ecrm.domain.contact_policy import ContactPolicy
     from ecrm.domain.program import LoyaltyProgram
     from ecrm.domain.sla import SupportPolicy
 
@@ -41,6 +42,10 @@ class CRM:
         the ledger works, but nothing earns points by itself).
     :param support: the support desk's rules: business hours, SLA targets, the reopen
         window and surveys (default: ``SupportPolicy()``, no SLA targets).
+    :param contact: the contact policy every outgoing message is held to right before it
+        goes out: consent, the suppression list, quiet hours and frequency caps (default:
+        ``ContactPolicy()``: at most three marketing messages per customer in any seven
+        days, none from 21:00 to 08:00 local time). It becomes ``crm.messages.gate``.
     :param secret: the shop's secret (at least 16 random bytes, str or bytes) that signs
         the unsubscribe and confirmation tokens of ``crm.consent``; keep it out of the
         code and the same on every server. Without it those tokens are unavailable.
@@ -50,13 +55,17 @@ class CRM:
                  plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
                  loyalty: LoyaltyProgram | None = None,
                  support: SupportPolicy | None = None,
+                 contact: ContactPolicy | None = None,
                  secret: str | bytes | None = None) -> None:
         from ecrm.accounts import AccountService
         from ecrm.analytics import Analytics
+        from ecrm.campaigns import CampaignService
         from ecrm.cases import CaseService
         from ecrm.consent import ConsentService
+        from ecrm.contact_gate import ContactGate
         from ecrm.coupons import CouponService
         from ecrm.customers import CustomerService
+        from ecrm.domain.contact_policy import ContactPolicy
         from ecrm.domain.sla import SupportPolicy
         from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
@@ -94,12 +103,17 @@ class CRM:
         self.analytics = Analytics(self)
         self.recommendations = RecommendationService(self)
         self.messages = MessageService(self)
+        if contact is not None and not isinstance(contact, ContactPolicy):
+            raise ValidationError("contact", "expected an ecrm.ContactPolicy")
+        self.messages.gate = ContactGate(contact or ContactPolicy())
+        self.campaigns = CampaignService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
              plugins: plugin_support.PluginSpec = (), currency: str = "JPY",
              loyalty: LoyaltyProgram | None = None, support: SupportPolicy | None = None,
-             secret: str | bytes | None = None, create_schema: bool | None = None) -> CRM:
+             contact: ContactPolicy | None = None, secret: str | bytes | None = None,
+             create_schema: bool | None = None) -> CRM:
         """Open a CRM on ``"memory://"``, ``"sqlite:///shop.db"``,
         ``"postgresql+psycopg://..."`` or ``"mysql+pymysql://..."``.
 
@@ -112,7 +126,7 @@ class CRM:
         if create_schema:
             backend.create_schema()
         return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
-                   loyalty=loyalty, support=support, secret=secret)
+                   loyalty=loyalty, support=support, contact=contact, secret=secret)
 
     def close(self) -> None:
         """Release the backend's connections."""

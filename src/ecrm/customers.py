@@ -139,6 +139,7 @@ class CustomerService:
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
             uow.reassign_customer(duplicate.id, survivor.id)
             uow.segments.absorb_member(duplicate.id, survivor.id)
+            uow.campaigns.absorb_member(duplicate.id, survivor.id)
             self._crm.tiers.absorb(uow, survivor.id, duplicate.id)
             self._crm.consent.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)

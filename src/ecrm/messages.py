@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from ecrm import message_events as events
 from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
 from ecrm.domain import outbox as rules
 from ecrm.domain import validation as check
 from ecrm.domain.ids import new_id
-from ecrm.domain.interactions import InteractionKind, build_interaction
+from ecrm.domain.interactions import Interaction, InteractionKind, build_interaction
 from ecrm.domain.outbox import (
     Cancel,
     Defer,
@@ -39,6 +40,7 @@ from ecrm.domain.outbox import (
     Send,
 )
 from ecrm.errors import ConflictError, DeliveryError, NotFound, ValidationError
+from ecrm.message_events import MessageEvent
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -202,6 +204,37 @@ class MessageService:
                             lambda m: m if m.status == MessageStatus.CANCELLED
                             else rules.cancelled(m, why, self._crm.clock.now()))
 
+    # -- after delivery ----------------------------------------------------------------
+
+    def opened(self, message_id: str, *, at: datetime | None = None) -> Interaction:
+        """Record that the recipient opened a sent message (a tracking pixel, a read
+        receipt): an ``email_opened`` (or ``message_opened``) interaction, once per
+        message. :raises NotFound: no such message; :raises ConflictError: not sent."""
+        return events.record(self._crm, message_id, MessageEvent.OPENED, at=at)
+
+    def clicked(self, message_id: str, *, url: str | None = None,
+                at: datetime | None = None) -> Interaction:
+        """Record that the recipient followed a link of a sent message (the first
+        click counts; later ones return it)."""
+        return events.record(self._crm, message_id, MessageEvent.CLICKED, at=at, url=url)
+
+    def bounced(self, message_id: str, *, permanent: bool = True, reason: str | None = None,
+                at: datetime | None = None) -> Interaction:
+        """Record that a sent message bounced; a ``permanent`` (hard) bounce also puts
+        the address on the suppression list."""
+        return events.record(self._crm, message_id, MessageEvent.BOUNCED, at=at,
+                             reason=reason, suppress=permanent)
+
+    def cancel_campaign(self, uow: UnitOfWork, campaign_id: str, reason: str) -> int:
+        """Inside ``uow``: cancel every pending message of the campaign; how many."""
+        now, count = self._crm.clock.now(), 0
+        while batch := uow.outbox.find(status=MessageStatus.PENDING, campaign_id=campaign_id,
+                                       customer_id=None, limit=MAX_LIST):
+            for message in batch:
+                uow.outbox.replace(rules.cancelled(message, reason, now))
+            count += len(batch)
+        return count
+
     def get(self, message_id: str) -> OutboxMessage:
         """The message. :raises NotFound: no such message in this tenant."""
         found = self._crm.transact(lambda uow: uow.outbox.get(message_id), read_only=True)
@@ -252,8 +285,8 @@ class MessageService:
                ) -> tuple[list[OutboxMessage], tuple[str, ...], tuple[str, ...]]:
         """Claim due messages and apply the gate: those to send, deferred, cancelled."""
         to_send, deferred, cancelled = [], [], []
-        for message in uow.outbox.claim_due(now, limit, lease_until):
-            decision = self.gate(uow, message, now)
+        claimed = uow.outbox.claim_due(now, limit, lease_until)
+        for message, decision in zip(claimed, self._decide(uow, claimed, now), strict=True):
             if isinstance(decision, Send):
                 to_send.append(message)
             elif isinstance(decision, Defer):
@@ -267,6 +300,15 @@ class MessageService:
                 raise ValidationError("gate", f"returned {decision!r}; expected Send(), "
                                               "Defer(until, reason) or Cancel(reason)")
         return to_send, tuple(deferred), tuple(cancelled)
+
+    def _decide(self, uow: UnitOfWork, claimed: list[OutboxMessage], now: datetime
+                ) -> list[GateDecision]:
+        """The gate's decisions on a claimed batch: at once when the gate decides
+        batches (``decide_batch``, as the contact gate does), else one by one."""
+        decide_batch = getattr(self.gate, "decide_batch", None)
+        if decide_batch is not None:
+            return list(decide_batch(uow, claimed, now))
+        return [self.gate(uow, message, now) for message in claimed]
 
     def _attempt(self, channel: DeliveryChannel | None, message: OutboxMessage,
                  worker: str | None) -> _Outcome:

@@ -8,6 +8,7 @@ conformance suite (:mod:`ecrm.testing`).
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta, tzinfo
@@ -15,6 +16,7 @@ from typing import Protocol
 
 from ecrm.domain.association import AssociationRule
 from ecrm.domain.association_models import AssociationModel, Basket, ItemCount
+from ecrm.domain.campaigns import Campaign, CampaignMember, CampaignStatus, MemberStatus
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
 from ecrm.domain.channels import ChannelAcquisition, ChannelOrders
 from ecrm.domain.cohorts import ChurnCount, CohortCell, RepeatFacts, Scope
@@ -622,6 +624,54 @@ class OutboxRepository(Protocol):
         """How many messages are in each status (of the campaign, when given); statuses
         without messages are left out."""
 
+    def recent(self, customer_id: str, since: datetime) -> list[OutboxMessage]:
+        """The customer's messages being sent, and those sent at or after ``since``
+        (what frequency caps count). Called while the dispatcher's claim holds the
+        customer's lock; it must see every change committed before (READ COMMITTED)."""
+
+
+class CampaignRepository(Protocol):
+    """Campaigns of the unit of work's tenant and the members of their audiences."""
+
+    def add(self, campaign: Campaign) -> None:
+        """Insert; raise ``DuplicateKey`` for a taken id or name."""
+
+    def get(self, campaign_id: str, *, for_update: bool = False) -> Campaign | None:
+        """The campaign, or None; ``for_update`` locks it until the unit ends."""
+
+    def by_name(self, name: str) -> Campaign | None:
+        """The campaign with exactly this name, or None."""
+
+    def all(self, status: CampaignStatus | None) -> list[Campaign]:
+        """Every campaign (with ``status`` only, when given), by creation time, then id."""
+
+    def replace(self, campaign: Campaign) -> None:
+        """Overwrite the stored campaign with the same id."""
+
+    def due(self, now: datetime) -> list[str]:
+        """Ids, sorted, of the campaigns scheduled at or before ``now`` and of those
+        sending."""
+
+    def add_members(self, members: Collection[CampaignMember]) -> None:
+        """Insert members (in bulk); ``DuplicateKey`` for one already there."""
+
+    def member_ids(self, campaign_id: str, customer_ids: Collection[str]) -> set[str]:
+        """Those of ``customer_ids`` already members of the campaign."""
+
+    def members(self, campaign_id: str, *, after: str | None, limit: int
+                ) -> list[CampaignMember]:
+        """Up to ``limit`` members with customer ids above ``after``, by customer id."""
+
+    def member_counts(self, campaign_id: str) -> Counter[tuple[str, MemberStatus]]:
+        """How many members the campaign has per (variant, status)."""
+
+    def memberships_of(self, customer_id: str) -> list[CampaignMember]:
+        """The customer's rows in every campaign, by campaign id."""
+
+    def absorb_member(self, duplicate_id: str, survivor_id: str) -> None:
+        """After a merge: drop the duplicate's rows of campaigns the survivor is in too;
+        move the rest to the survivor."""
+
 
 class CouponRepository(Protocol):
     """Coupons, their redemptions and issuances in the unit of work's tenant."""
@@ -852,6 +902,10 @@ class UnitOfWork(Protocol):
     @property
     def consents(self) -> ConsentRepository:
         """Marketing consent and its history."""
+
+    @property
+    def campaigns(self) -> CampaignRepository:
+        """Campaigns and their members."""
 
     @property
     def suppressions(self) -> SuppressionRepository:

@@ -17,6 +17,7 @@ import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
+from ecrm.backends.memory_campaigns import MemoryCampaignRepository
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository, MemorySuppressionRepository
 from ecrm.backends.memory_outbox import MemoryOutboxRepository
@@ -136,6 +137,8 @@ class _TenantData:
         self.consent_changes = _Table("consent_changes", self.journal)
         self.suppressions = _Table("suppressions", self.journal)
         self.outbox = _Table("outbox", self.journal, unique=("key",))
+        self.campaigns = _Table("campaigns", self.journal, unique=("name",))
+        self.campaign_members = _Table("campaign_members", self.journal)
         self.segments = _Table("segments", self.journal, unique=("name",))
         # segment id -> {customer id: membership}
         self.segment_members = _Table("segment_members", self.journal)
@@ -234,6 +237,7 @@ class MemoryUnitOfWork:
         self.consents = MemoryConsentRepository(data)
         self.suppressions = MemorySuppressionRepository(data)
         self.outbox = MemoryOutboxRepository(data)
+        self.campaigns = MemoryCampaignRepository(data)
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)

@@ -81,6 +81,17 @@ class MemoryOutboxRepository:
                  and (customer_id is None or m.customer_id == customer_id)]
         return [_own(m) for m in sorted(found, key=lambda m: (m.created_at, m.id))[:limit]]
 
+    def recent(self, customer_id: str, since: datetime) -> list[OutboxMessage]:
+        return [_own(m) for m in self._messages.rows.values()
+                if m.customer_id == customer_id and _recent(m, since)]
+
     def counts(self, campaign_id: str | None) -> dict[str, int]:
         return dict(Counter(str(m.status) for m in self._messages.rows.values()
                             if campaign_id is None or m.campaign_id == campaign_id))
+
+
+def _recent(message: OutboxMessage, since: datetime) -> bool:
+    if message.status == MessageStatus.SENDING:
+        return True
+    return (message.status == MessageStatus.SENT and message.sent_at is not None
+            and message.sent_at >= since)

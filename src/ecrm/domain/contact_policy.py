@@ -3,7 +3,8 @@ quiet hours in the customer's local time, and frequency caps across campaigns.
 
 The policy is asked about each message right before it goes out (not only when it was
 queued: consent may have been withdrawn since, or the night may have begun), and answers
-send, defer (quiet hours: until they end) or skip (no consent, suppressed, capped).
+as the outbox's send gate does: send, defer (quiet hours: until they end) or cancel (no
+consent, suppressed, capped).
 Transactional messages are only held to consent and the suppression list by default;
 quiet hours and caps apply to marketing.
 """
@@ -18,6 +19,7 @@ import attrs
 
 from ecrm.domain.business_hours import zone_key
 from ecrm.domain.consent import MARKETING, Consent, OptInLevel, permits
+from ecrm.domain.outbox import Cancel, Defer, GateDecision, Send
 from ecrm.domain.suppression import Suppression
 from ecrm.errors import ValidationError
 
@@ -54,7 +56,7 @@ def _positive_window(instance: object, attribute: object, value: timedelta) -> N
 class FrequencyCap:
     """At most ``limit`` messages for ``purposes`` (on ``channels``; every channel when
     None) per customer in any window of length ``per``. A message past the cap is
-    skipped, not postponed."""
+    cancelled, not postponed."""
 
     limit: int = attrs.field(validator=_positive_limit)
     per: timedelta = attrs.field(validator=_positive_window)
@@ -154,29 +156,6 @@ class SentMessage:
 
 
 @attrs.frozen
-class Send:
-    """The message may go now."""
-
-
-@attrs.frozen
-class Defer:
-    """The message must wait until ``until``."""
-
-    until: datetime
-    reason: str
-
-
-@attrs.frozen
-class Skip:
-    """The message must not go at all."""
-
-    reason: str
-
-
-Verdict = Send | Defer | Skip
-
-
-@attrs.frozen
 class Contact:
     """What the policy needs to know about one message to one customer."""
 
@@ -188,22 +167,22 @@ class Contact:
 
 
 def decide(policy: ContactPolicy, contact: Contact, now: datetime,
-           sent: Iterable[SentMessage]) -> Verdict:
+           sent: Iterable[SentMessage]) -> GateDecision:
     """Whether ``contact``'s message may go at ``now``, given the messages ``sent`` to the
-    customer before: skipped when suppressed, without consent or past a cap; deferred
+    customer before: cancelled when suppressed, without consent or past a cap; deferred
     to the end of quiet hours; else sent."""
     if contact.suppression is not None:
-        return Skip(f"{contact.channel} address suppressed "
+        return Cancel(f"{contact.channel} address suppressed "
                     f"({contact.suppression.reason.value})")
     if not permits(contact.consent, contact.purpose, policy.min_level):
-        return Skip(f"no {contact.purpose} consent on {contact.channel}")
+        return Cancel(f"no {contact.purpose} consent on {contact.channel}")
     quiet = policy.quiet_hours
     if quiet is not None and contact.purpose in quiet.purposes:
         ends = quiet.ends_after(now, contact.zone)
         if ends is not None:
             return Defer(ends, f"quiet hours in {contact.zone.key}")
     capped = _cap_reached(policy, contact, now, list(sent))
-    return Send() if capped is None else Skip(capped)
+    return Send() if capped is None else Cancel(capped)
 
 
 def _cap_reached(policy: ContactPolicy, contact: Contact, now: datetime,
@@ -214,5 +193,14 @@ def _cap_reached(policy: ContactPolicy, contact: Contact, now: datetime,
         counted = sum(1 for m in sent
                       if cap.covers(m.channel, m.purpose) and now - cap.per < m.at <= now)
         if counted >= cap.limit:
-            return f"frequency cap: {cap.limit} per {cap.per} reached"
+            return f"frequency cap reached: {cap.limit} in {_span(cap.per)}"
     return None
+
+
+def _span(window: timedelta) -> str:
+    """``7 days``, ``1 day``, ``12 hours``, else the timedelta as it prints."""
+    for unit, size in (("day", timedelta(days=1)), ("hour", timedelta(hours=1))):
+        if window % size == timedelta(0):
+            count = window // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return str(window)

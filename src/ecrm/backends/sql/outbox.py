@@ -57,6 +57,10 @@ class SQLOutboxRepository(_TenantScoped):
 
     def claim_due(self, now: datetime, limit: int, lease_until: datetime
                   ) -> list[OutboxMessage]:
+        """On MySQL/MariaDB the claiming transaction reads committed data: under the
+        default REPEATABLE READ its locking range scans also lock the gaps, and racing
+        claimers then deadlock on the index entries their UPDATEs move."""
+        self._read_committed()
         due = self._due(MessageStatus.SENDING, None, now, limit)
         for priority in reversed(PRIORITIES):
             if len(due) >= limit:
@@ -68,6 +72,13 @@ class SQLOutboxRepository(_TenantScoped):
                 .values(status=MessageStatus.SENDING.value, due_at=lease_until,
                         lease_until=lease_until))
         return [_claimed(m, lease_until) for m in due]
+
+    def _read_committed(self) -> None:
+        """Make this transaction READ COMMITTED on MySQL/MariaDB, when it has not begun
+        yet (the claim is its first statement; inside a host's transaction it stays as
+        the host set it)."""
+        if self._conn.dialect.name == "mysql" and not self._conn.in_nested_transaction():
+            self._conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
 
     def _due(self, status: MessageStatus, priority: int | None, now: datetime, limit: int
              ) -> list[OutboxMessage]:
@@ -103,6 +114,17 @@ class SQLOutboxRepository(_TenantScoped):
             if value is not None:
                 query = query.where(column == value)
         query = query.order_by(_t.c.created_at, _t.c.id).limit(limit)
+        return [_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def recent(self, customer_id: str, since: datetime) -> list[OutboxMessage]:
+        """Along the customer index. A plain read: the caller holds the customer's lock
+        and, on MySQL/MariaDB, runs READ COMMITTED (see :meth:`claim_due`), so it sees
+        every claim decided before; locking the rows would wait on other dispatchers'
+        claims and deadlock with them."""
+        sending, sent = MessageStatus.SENDING.value, MessageStatus.SENT.value
+        query = select(_t).where(self._mine(_t), _t.c.customer_id == customer_id,
+                                 (_t.c.status == sending)
+                                 | ((_t.c.status == sent) & (_t.c.sent_at >= since)))
         return [_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def counts(self, campaign_id: str | None) -> dict[str, int]:

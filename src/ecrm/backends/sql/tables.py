@@ -585,6 +585,49 @@ outbox = Table(
     **MYSQL_OPTIONS,
 )
 
+# Campaigns. ``content`` holds what only the service reads (variants, coupon offer,
+# hold-out, cost, priority, attribution window); the columns are what queries filter on.
+campaigns = Table(
+    "ecrm_campaigns", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("segment_id", Key(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("content", JSONDocument, nullable=False),
+    Column("scheduled_at", UTCDateTime),
+    Column("launched_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("cursor", Key(36)),
+    UniqueConstraint("tenant_id", "name"),
+    Index(None, "tenant_id", "status", "scheduled_at"),
+    **MYSQL_OPTIONS,
+)
+
+# A campaign's audience as launched: one row per member, the customer in the key (so a
+# merge absorbs rows like segment members do), indexed by customer for attribution.
+campaign_members = Table(
+    "ecrm_campaign_members", metadata,
+    tenant_column(),
+    Column("campaign_id", Key(36), primary_key=True),
+    Column("customer_id", Key(36), primary_key=True),
+    Column("variant", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("message_id", Key(36)),
+    Column("coupon_code", Key(64)),
+    Column("reason", String(200)),
+    ForeignKeyConstraint(["tenant_id", "campaign_id"],
+                         ["ecrm_campaigns.tenant_id", "ecrm_campaigns.id"]),
+    customer_fk(),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
 # Saved segments. Names are unique per tenant; ``rule`` holds a dynamic segment's rule tree.
 segments = Table(
     "ecrm_segments", metadata,

@@ -5,6 +5,7 @@ from ecrm.testing.conformance.analytics_cohorts import CohortAnalyticsContract
 from ecrm.testing.conformance.analytics_journeys import JourneyAnalyticsContract
 from ecrm.testing.conformance.analytics_rfm import RFMContract
 from ecrm.testing.conformance.bad_input import BadInputContract
+from ecrm.testing.conformance.campaigns import CampaignContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
 from ecrm.testing.conformance.consent import ConsentContract, ConsentPropertyContract
@@ -36,7 +37,7 @@ class BackendConformanceSuite(
     ConsentPurposeContract,
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
-    LifetimeValueContract, RecommendationContract, OutboxContract,
+    LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
