@@ -24,6 +24,7 @@ from ecrm.campaign_queue import queue_chunk, read_chunk
 from ecrm.campaign_reports import CampaignReport
 from ecrm.domain import campaigns as rules
 from ecrm.domain import consent as consent_rules
+from ecrm.domain import coupons as coupon_rules
 from ecrm.domain import validation as check
 from ecrm.domain.campaign_content import compile_variants
 from ecrm.domain.campaigns import (
@@ -242,6 +243,9 @@ class CampaignService:
         channel = consent_rules.channel(fields["channel"])
         variants = _variants(fields)
         coupon = self._coupon(fields["coupon"])
+        if coupon is not None and coupon.code is not None \
+                and uow.coupons.get(coupon.code) is None:
+            raise ValidationError("coupon", f"no coupon with code {coupon.code!r}")
         url = rules.unsubscribe_url(fields["unsubscribe_url"])
         compile_variants(variants, has_coupon=coupon is not None,
                          has_unsubscribe=url is not None)
@@ -266,7 +270,7 @@ class CampaignService:
             raise ValidationError("coupon", "expected ecrm.CouponOffer(code=...) or "
                                             "CouponOffer(terms={...})")
         if offer.terms is None:
-            return attrs.evolve(offer, code=offer.code.strip().upper())  # type: ignore[union-attr]
+            return attrs.evolve(offer, code=coupon_rules.normalise_code("coupon", offer.code))
         terms = dict(offer.terms)
         days = terms.pop(_VALID_DAYS, None)
         if days is not None:

@@ -33,6 +33,7 @@ class ConsentService:
 
     def __init__(self, crm: CRM) -> None:
         self._crm = crm
+        self._signing: tuple[str | bytes, bytes] | None = None
 
     def grant(self, customer_id: str, channel: str, *, purpose: str = MARKETING,
               level: OptInLevel | str | None = None, source: str | None = None,
@@ -164,10 +165,13 @@ class ConsentService:
     # -- helpers ---------------------------------------------------------------------
 
     def _key(self) -> bytes:
-        if self._crm.secret is None:
+        secret = self._crm.secret
+        if secret is None:
             raise ValidationError("secret", "tokens need CRM(secret=...): at least 16 "
                                             "random bytes kept out of the code")
-        return tokens.signing_key(self._crm.secret)
+        if self._signing is None or self._signing[0] != secret:
+            self._signing = (secret, tokens.signing_key(secret))  # derived once
+        return self._signing[1]
 
     def _token(self, customer_id: str, channel: str, purpose: str,
                action: TokenAction) -> str:

@@ -66,9 +66,10 @@ class CompiledVariant:
 
     def render(self, context: Mapping[str, object]) -> tuple[str | None, str, str | None]:
         """``(subject, body, html)`` for one recipient."""
-        subject = None if self.subject is None else self.subject.render(context).strip()
-        html = None if self.html is None else self.html.render(context)
-        return subject, self.body.render(context), html
+        subject, body, html = Template.render_each([self.subject, self.body, self.html],
+                                                   context)
+        assert body is not None
+        return None if subject is None else subject.strip(), body, html
 
 
 def compile_variants(variants: Sequence[Variant], *, has_coupon: bool,

@@ -16,7 +16,7 @@ the loops or the work pass their limits. The syntax is in ``docs/templates.md``.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import cast
 
 import attrs
@@ -98,7 +98,18 @@ class Template:
         bool, None, date, aware datetime, and dicts/lists/tuples of those). Other values
         raise ``ValidationError("context", ...)``; an undefined path, a filter that does
         not fit its value or a broken limit raises :class:`TemplateError`."""
-        renderer = _Renderer(check_context(context), self.autoescape)
+        return self._render_plain(check_context(context))
+
+    @staticmethod
+    def render_each(templates: Sequence[Template | None], context: Mapping[str, object]
+                    ) -> list[str | None]:
+        """Render each of ``templates`` (None stays None) with one ``context``, checked
+        once: a message's subject, text and HTML for one recipient."""
+        plain = check_context(context)
+        return [None if t is None else t._render_plain(plain) for t in templates]
+
+    def _render_plain(self, plain: dict[str, object]) -> str:
+        renderer = _Renderer(plain, self.autoescape)
         renderer.nodes(self._nodes)
         return "".join(renderer.out)
 

@@ -143,6 +143,7 @@ class CampaignContract(ContractBase):
         ({"variants": [Variant("a", "x"), Variant("a", "y")]}, "variants[1]"),
         ({}, "body"),
         ({"body": "hi", "coupon": CouponOffer(terms={"percent": 200})}, "percent"),
+        ({"body": "hi", "coupon": CouponOffer(code="NOPE")}, "coupon"),
     ])
     def test_a_bad_campaign_is_named_and_not_stored(self, crm: CRM, arguments: dict,
                                                     field: str) -> None:
