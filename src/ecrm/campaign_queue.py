@@ -51,21 +51,23 @@ CHUNK = 1000
 
 @attrs.frozen
 class Chunk:
-    """The next page of a sending campaign, read before its unit of work: the ids it
-    holds and their recommendations (when the templates use them)."""
+    """What is worked out before a chunk's unit of work: the recommendations of the
+    members of the next page, by customer id (none unless the templates use them). A
+    member the page gains meanwhile gets an empty list."""
 
     campaign_id: str
-    cursor: str | None
-    customer_ids: tuple[str, ...]
     recommendations: Mapping[str, list[dict[str, Any]]]
 
 
 def read_chunk(crm: CRM, campaign_id: str) -> Chunk | None:
-    """The next page of the campaign, or None when it is not sending."""
+    """The campaign's next page, or None when it is not sending. The page is read only
+    when the templates use recommendations, to work them out beforehand."""
     def read(uow: UnitOfWork) -> tuple[Campaign, list[str]] | None:
         campaign = uow.campaigns.get(campaign_id)
         if campaign is None or campaign.status != CampaignStatus.SENDING:
             return None
+        if "recommendations" not in _needs(campaign):
+            return campaign, []
         page = uow.segments.members(campaign.segment_id, after=campaign.cursor, limit=CHUNK)
         return campaign, [m.customer_id for m in page]
 
@@ -73,11 +75,9 @@ def read_chunk(crm: CRM, campaign_id: str) -> Chunk | None:
     if found is None:
         return None
     campaign, ids = found
-    needs = set().union(*(v.needs for v in _compiled(campaign)))
-    wanted = ids if "recommendations" in needs else []
     suggestions = {cid: recommendations_context(
-        crm.recommendations.for_customer(cid, limit=RECOMMENDATIONS)) for cid in wanted}
-    return Chunk(campaign.id, campaign.cursor, tuple(ids), suggestions)
+        crm.recommendations.for_customer(cid, limit=RECOMMENDATIONS)) for cid in ids}
+    return Chunk(campaign.id, suggestions)
 
 
 def queue_chunk(crm: CRM, uow: UnitOfWork, chunk: Chunk) -> bool:
@@ -101,10 +101,10 @@ def queue_chunk(crm: CRM, uow: UnitOfWork, chunk: Chunk) -> bool:
 
 def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], chunk: Chunk,
            now: datetime) -> None:
-    """Record every new member of ``ids``: held out, skipped with the reason, or
-    queued with their rendered message."""
-    known = uow.campaigns.member_ids(campaign.id, ids)
-    customers = uow.customers.get_many([cid for cid in ids if cid not in known])
+    """Record every member of ``ids`` (the page after the campaign's cursor, so none is
+    recorded yet: members and the cursor commit together): held out, skipped with the
+    reason, or queued with their rendered message."""
+    customers = uow.customers.get_many(ids)
     fresh = [customers[cid] for cid in ids if cid in customers]
     variants = {v.name: v for v in _compiled(campaign)}
     drawn = {c.id: assign(campaign.id, c.id, campaign.variants, campaign.holdout)
@@ -248,6 +248,11 @@ def _suppression_key(channel: str, address: str | None) -> str | None:
         return None if address is None else suppression_key(channel, address)
     except ValidationError:
         return None
+
+
+def _needs(campaign: Campaign) -> set[str]:
+    """The context roots any of the campaign's templates use."""
+    return set().union(*(v.needs for v in _compiled(campaign)))
 
 
 def _compiled(campaign: Campaign) -> tuple[CompiledVariant, ...]:

@@ -655,9 +655,6 @@ class CampaignRepository(Protocol):
     def add_members(self, members: Collection[CampaignMember]) -> None:
         """Insert members (in bulk); ``DuplicateKey`` for one already there."""
 
-    def member_ids(self, campaign_id: str, customer_ids: Collection[str]) -> set[str]:
-        """Those of ``customer_ids`` already members of the campaign."""
-
     def members(self, campaign_id: str, *, after: str | None, limit: int
                 ) -> list[CampaignMember]:
         """Up to ``limit`` members with customer ids above ``after``, by customer id."""

@@ -52,10 +52,6 @@ class MemoryCampaignRepository:
         for member in members:
             self._members.insert(_key(member.campaign_id, member.customer_id), member)
 
-    def member_ids(self, campaign_id: str, customer_ids: Collection[str]) -> set[str]:
-        return {cid for cid in set(customer_ids)
-                if _key(campaign_id, cid) in self._members.rows}
-
     def members(self, campaign_id: str, *, after: str | None, limit: int
                 ) -> list[CampaignMember]:
         found = sorted((m for m in self._members.rows.values()

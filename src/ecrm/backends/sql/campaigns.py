@@ -79,14 +79,6 @@ class SQLCampaignRepository(_TenantScoped):
         for batch in chunks(members, _INSERT_BATCH):
             _insert_many(self._conn, _m, [_member_params(self._tenant, m) for m in batch])
 
-    def member_ids(self, campaign_id: str, customer_ids: Collection[str]) -> set[str]:
-        """Those of ``customer_ids`` already members of the campaign."""
-        found: set[str] = set()
-        query = select(_m.c.customer_id).where(self._mine(_m), _m.c.campaign_id == campaign_id)
-        for batch in chunks(sorted(set(customer_ids)), IN_CHUNK):
-            found.update(self._conn.execute(query.where(_m.c.customer_id.in_(batch))).scalars())
-        return found
-
     def members(self, campaign_id: str, *, after: str | None, limit: int
                 ) -> list[CampaignMember]:
         """A page of members by customer id, along the primary key."""
