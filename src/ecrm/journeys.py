@@ -140,6 +140,12 @@ class JourneyService:
 
         return self._crm.transact(work, read_only=True)
 
+    def for_customer(self, customer_id: str) -> list[Enrollment]:
+        """The customer's enrollments in every journey, by journey id then occasion
+        (a merged-away customer's follow the survivor)."""
+        return self._crm.transact(lambda uow: uow.journeys.enrollments_of(customer_id),
+                                  read_only=True)
+
     # -- helpers -----------------------------------------------------------------------
 
     def _steps(self, given: object) -> tuple[Step, ...]:
