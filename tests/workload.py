@@ -484,7 +484,9 @@ def exercise_journeys(crm: CRM) -> None:
              Step(timedelta(days=1), "again")]
     triggers = [JourneyTrigger.signup(), JourneyTrigger.birthday(),
                 JourneyTrigger.cart_abandoned(), JourneyTrigger.order_placed(),
-                JourneyTrigger.second_purchase(), JourneyTrigger.win_back()]
+                JourneyTrigger.second_purchase(), JourneyTrigger.win_back(),
+                JourneyTrigger.points_expiring(), JourneyTrigger.tier_changed(to="gold"),
+                JourneyTrigger.case_resolved()]
     journeys = [shop.journeys.create(f"journey {t.kind.value}", trigger=t, steps=steps,
                                      exit_on=["order_placed"]) for t in triggers]
     ids = [shop.customers.create(email=f"journey{n}@example.com").id for n in range(2)]

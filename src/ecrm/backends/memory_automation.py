@@ -100,7 +100,10 @@ class MemoryAutomationQueries:
             JourneyTriggerKind.CART_ABANDONED: self._abandoned_carts,
             JourneyTriggerKind.ORDER_PLACED: self._orders_placed,
             JourneyTriggerKind.SECOND_PURCHASE: self._single_orders,
-            JourneyTriggerKind.WIN_BACK: self._last_orders}
+            JourneyTriggerKind.WIN_BACK: self._last_orders,
+            JourneyTriggerKind.POINTS_EXPIRING: self._expiring_lots,
+            JourneyTriggerKind.TIER_CHANGED: self._tier_changes,
+            JourneyTriggerKind.CASE_RESOLVED: self._resolved_cases}
         found = [o for o in finders[journey.trigger.kind](journey, now, zone)
                  if not self._journeys.enrolled(journey.id, o.key)]
         return sorted(found, key=lambda o: o.key)[:limit]
@@ -166,6 +169,28 @@ class MemoryAutomationQueries:
         for cid, order in last.items():
             if order.placed_at <= now - journey.trigger.after:
                 yield Occasion(f"{cid}:{order.order_id}", cid, order.placed_at)
+
+    def _expiring_lots(self, journey: Journey, now: datetime, zone: str
+                       ) -> Iterator[Occasion]:
+        for lot in self._data.point_lots.rows.values():
+            if lot.remaining > 0 and lot.spendable(now) and lot.expires_at is not None \
+                    and lot.expires_at <= now + journey.trigger.within:
+                yield Occasion(lot.id, lot.customer_id, lot.expires_at)
+
+    def _tier_changes(self, journey: Journey, now: datetime, zone: str
+                      ) -> Iterator[Occasion]:
+        wanted = journey.trigger.to
+        for change in self._data.tier_changes.rows.values():
+            if journey.created_at <= change.changed_at <= now \
+                    and wanted in (None, change.to_tier):
+                yield Occasion(change.id, change.customer_id, change.changed_at)
+
+    def _resolved_cases(self, journey: Journey, now: datetime, zone: str
+                        ) -> Iterator[Occasion]:
+        for case in self._data.cases.rows.values():
+            at = case.resolved_at
+            if at is not None and journey.created_at <= at <= now - journey.trigger.after:
+                yield Occasion(case.id, case.customer_id, at)
 
     def _kept_orders(self) -> Iterator[Order]:
         return (o for o in self._data.orders.rows.values()

@@ -39,6 +39,9 @@ class JourneyTriggerKind(enum.StrEnum):
     ORDER_PLACED = "order_placed"  #: occasion: the order
     SECOND_PURCHASE = "second_purchase"  #: occasion: the customer, once ever
     WIN_BACK = "win_back"  #: occasion: the customer and their last order
+    POINTS_EXPIRING = "points_expiring"  #: occasion: the points lot
+    TIER_CHANGED = "tier_changed"  #: occasion: the tier change
+    CASE_RESOLVED = "case_resolved"  #: occasion: the support case
 
 
 class EnrollmentStatus(enum.StrEnum):
@@ -64,6 +67,8 @@ class JourneyTrigger:
     kind: JourneyTriggerKind
     after: timedelta = timedelta(0)
     days_before: int = 0
+    within: timedelta = timedelta(0)
+    to: str | None = None
 
     @classmethod
     def signup(cls) -> JourneyTrigger:
@@ -104,16 +109,38 @@ class JourneyTrigger:
         last order."""
         return cls(JourneyTriggerKind.WIN_BACK, after=_duration("after", after, positive=True))
 
+    @classmethod
+    def points_expiring(cls, within: timedelta = timedelta(days=14)) -> JourneyTrigger:
+        """When a spendable lot of the customer's points (some left) expires within
+        ``within``; once per lot."""
+        return cls(JourneyTriggerKind.POINTS_EXPIRING,
+                   within=_duration("within", within, positive=True))
+
+    @classmethod
+    def tier_changed(cls, to: str | None = None) -> JourneyTrigger:
+        """Each tier change (to the tier ``to`` only, when given) recorded since the
+        journey was created; once per change."""
+        tier = None if to is None else check.required_text("to", to, 64)
+        return cls(JourneyTriggerKind.TIER_CHANGED, to=tier)
+
+    @classmethod
+    def case_resolved(cls, after: timedelta = timedelta(0)) -> JourneyTrigger:
+        """``after`` a support case is resolved (since the journey was created), e.g.
+        for a CSAT request; once per case."""
+        return cls(JourneyTriggerKind.CASE_RESOLVED, after=_duration("after", after))
+
     def to_json(self) -> dict[str, Any]:
         """The trigger as JSON can hold it."""
         return {"kind": self.kind.value, "after_seconds": int(self.after.total_seconds()),
-                "days_before": self.days_before}
+                "days_before": self.days_before,
+                "within_seconds": int(self.within.total_seconds()), "to": self.to}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> JourneyTrigger:
         """The trigger :meth:`to_json` wrote."""
         return cls(JourneyTriggerKind(data["kind"]), timedelta(seconds=data["after_seconds"]),
-                   data["days_before"])
+                   data["days_before"], timedelta(seconds=data.get("within_seconds", 0)),
+                   data.get("to"))
 
 
 @attrs.frozen

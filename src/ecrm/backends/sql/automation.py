@@ -45,6 +45,9 @@ _e = tables.journey_enrollments
 _c = tables.customers
 _o = tables.orders
 _i = tables.interactions
+_p = tables.point_lots
+_t = tables.tier_changes
+_k = tables.cases
 CART_KINDS = ("cart_add", "checkout_started")
 
 
@@ -138,7 +141,10 @@ class SQLAutomationQueries(_TenantScoped):
                  JourneyTriggerKind.CART_ABANDONED: self._abandoned_carts,
                  JourneyTriggerKind.ORDER_PLACED: self._orders_placed,
                  JourneyTriggerKind.SECOND_PURCHASE: self._single_orders,
-                 JourneyTriggerKind.WIN_BACK: self._last_orders}[kind](journey, now)
+                 JourneyTriggerKind.WIN_BACK: self._last_orders,
+                 JourneyTriggerKind.POINTS_EXPIRING: self._expiring_lots,
+                 JourneyTriggerKind.TIER_CHANGED: self._tier_changes,
+                 JourneyTriggerKind.CASE_RESOLVED: self._resolved_cases}[kind](journey, now)
         rows = self._conn.execute(query.order_by("key").limit(limit))
         return [Occasion(key, customer_id, at) for key, customer_id, at in rows]
 
@@ -203,6 +209,25 @@ class SQLAutomationQueries(_TenantScoped):
             self._mine(_o), _o.c.status != OrderStatus.CANCELLED.value,
             _o.c.placed_at <= now - journey.trigger.after, ~newer_order,
             self._new(journey, key))
+
+    def _expiring_lots(self, journey: Journey, now: datetime) -> Select[Any]:
+        return select(_p.c.id.label("key"), _p.c.customer_id, _p.c.expires_at).where(
+            self._mine(_p), _p.c.remaining > 0, _p.c.available_at <= now,
+            _p.c.expires_at > now, _p.c.expires_at <= now + journey.trigger.within,
+            self._new(journey, _p.c.id))
+
+    def _tier_changes(self, journey: Journey, now: datetime) -> Select[Any]:
+        query = select(_t.c.id.label("key"), _t.c.customer_id, _t.c.changed_at).where(
+            self._mine(_t), _t.c.changed_at >= journey.created_at, _t.c.changed_at <= now,
+            self._new(journey, _t.c.id))
+        if journey.trigger.to is not None:
+            query = query.where(_t.c.to_tier == journey.trigger.to)
+        return query
+
+    def _resolved_cases(self, journey: Journey, now: datetime) -> Select[Any]:
+        return select(_k.c.id.label("key"), _k.c.customer_id, _k.c.resolved_at).where(
+            self._mine(_k), _k.c.resolved_at >= journey.created_at,
+            _k.c.resolved_at <= now - journey.trigger.after, self._new(journey, _k.c.id))
 
     def _birthdays(self, journey: Journey, now: datetime, zone: str) -> list[Occasion]:
         """Birthdays are few a day: the database narrows to the candidate dates, each

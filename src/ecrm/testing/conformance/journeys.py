@@ -184,6 +184,63 @@ class JourneyContract(ContractBase):
         assert f"{once}:once-2" in occasions(crm, back.id)
         assert occasions(crm, nudge.id) == [once]
 
+    def test_journey_points_expiring_once_per_lot(self, crm: CRM) -> None:
+        journey = crm.journeys.create(
+            "expiring", trigger=JourneyTrigger.points_expiring(within=14 * DAY),
+            steps=[Step(timedelta(0), "ポイントの期限が近づいています")])
+        holder = member(crm, "holder")
+        now = crm.clock.now()
+        crm.loyalty.earn(holder, 100, key="soon", expires_at=now + 20 * DAY)
+        crm.loyalty.earn(holder, 100, key="later", expires_at=now + 60 * DAY)
+        crm.loyalty.earn(holder, 100, key="never")
+        crm.loyalty.earn(holder, 100, key="pending", available_at=now + 30 * DAY,
+                         expires_at=now + 40 * DAY)
+        assert crm.journeys.run_due().enrolled == 0
+        crm.clock.advance(6 * DAY)
+        assert crm.journeys.run_due().enrolled == 1
+        (enrolled,) = crm.journeys.enrollments(journey.id)
+        assert (enrolled.customer_id, enrolled.occasion) == (
+            holder, crm.loyalty.lots(holder)[0].id)
+        crm.clock.advance(DAY)
+        assert crm.journeys.run_due().enrolled == 0
+
+    def test_journey_tier_changed_to_a_tier(self, crm: CRM) -> None:
+        from ecrm.domain.program import LoyaltyProgram
+        from ecrm.domain.tiers import Tier, TierPolicy
+
+        program = LoyaltyProgram(timezone="Asia/Tokyo", tiers=TierPolicy(
+            tiers=(Tier("silver", 10000), Tier("gold", 50000))))
+        shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock, loyalty=program)
+        any_change = shop.journeys.create("tiers", trigger=JourneyTrigger.tier_changed(),
+                                          steps=[Step(timedelta(0), "ランクが変わりました")])
+        gold = shop.journeys.create("gold", trigger=JourneyTrigger.tier_changed(to="gold"),
+                                    steps=[Step(timedelta(0), "ゴールドへようこそ")])
+        climber = member(shop, "climber")
+        shop.tiers.set_floor(climber, "silver")
+        shop.journeys.run_due()
+        crm.clock.advance(HOUR)
+        shop.tiers.set_floor(climber, "gold")
+        shop.journeys.run_due()
+        changes = shop.tiers.history(climber)
+        assert sorted(occasions(shop, any_change.id)) == sorted(c.id for c in changes)
+        assert occasions(shop, gold.id) == [changes[-1].id]
+        assert shop.journeys.run_due().enrolled == 0
+
+    def test_journey_case_resolved_after_a_wait(self, crm: CRM) -> None:
+        journey = crm.journeys.create(
+            "csat", trigger=JourneyTrigger.case_resolved(after=DAY),
+            steps=[Step(timedelta(0), "ご対応はいかがでしたか")])
+        customer = member(crm, "asker")
+        case = crm.cases.open(customer, subject="届かない", channel="email", body="まだです")
+        other = crm.cases.open(customer, subject="質問", channel="email", body="?")
+        crm.cases.change_status(case.id, "resolved")
+        crm.clock.advance(12 * HOUR)
+        assert crm.journeys.run_due().enrolled == 0
+        crm.clock.advance(12 * HOUR)
+        assert crm.journeys.run_due().enrolled == 1
+        assert occasions(crm, journey.id) == [case.id]
+        assert other.id not in occasions(crm, journey.id)
+
     def test_journey_exit_on_order_stops_the_series(self, crm: CRM) -> None:
         journey = crm.journeys.create("welcome", trigger=JourneyTrigger.signup(),
                                       steps=SERIES, exit_on=["order_placed"])
@@ -263,7 +320,10 @@ class JourneyContract(ContractBase):
         for build, field in [(lambda: JourneyTrigger.birthday(-1), "days_before"),
                              (lambda: JourneyTrigger.cart_abandoned(timedelta(0)), "after"),
                              (lambda: JourneyTrigger.order_placed(3), "after"),  # type: ignore[arg-type]
-                             (lambda: JourneyTrigger.win_back(-DAY), "after")]:
+                             (lambda: JourneyTrigger.win_back(-DAY), "after"),
+                             (lambda: JourneyTrigger.points_expiring(timedelta(0)), "within"),
+                             (lambda: JourneyTrigger.tier_changed(" "), "to"),
+                             (lambda: JourneyTrigger.case_resolved(-DAY), "after")]:
             with pytest.raises(ValidationError) as raised:
                 build()
             assert raised.value.field == field
