@@ -17,6 +17,7 @@ from ecrm import (
     Tier,
     TierPolicy,
 )
+from ecrm.domain.automation import JourneyTrigger, Step
 from ecrm.domain.campaigns import CampaignStatus, CouponOffer
 from ecrm.domain.cases import (
     Case,
@@ -103,6 +104,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_recommendations(crm, one.id)
     exercise_outbox(crm, one.id)
     exercise_campaigns(crm)
+    exercise_journeys(crm)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -469,3 +471,36 @@ def exercise_campaigns(crm: CRM) -> None:
     shop.campaigns.members(campaign.id, limit=2)
     shop.customers.merge(ids[0], ids[1])
     shop.messages.dispatch(now=WHEN + timedelta(days=1, hours=3))
+
+
+def exercise_journeys(crm: CRM) -> None:
+    """Every journey operation: one journey per trigger kind (every occasion query),
+    pause and resume, run_due enrolling and sending two steps with a coupon, an exit on
+    an order, the listings, and a merge of two enrolled customers."""
+    shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock)
+    start = crm.clock.now()
+    steps = [Step(timedelta(0), "hi {{ customer.email }} {{ coupon.code }}",
+                  coupon=CouponOffer(terms={"amount": 100, "valid_days": 7})),
+             Step(timedelta(days=1), "again")]
+    triggers = [JourneyTrigger.signup(), JourneyTrigger.birthday(),
+                JourneyTrigger.cart_abandoned(), JourneyTrigger.order_placed(),
+                JourneyTrigger.second_purchase(), JourneyTrigger.win_back(),
+                JourneyTrigger.points_expiring(), JourneyTrigger.tier_changed(to="gold"),
+                JourneyTrigger.case_resolved()]
+    journeys = [shop.journeys.create(f"journey {t.kind.value}", trigger=t, steps=steps,
+                                     exit_on=["order_placed"]) for t in triggers]
+    ids = [shop.customers.create(email=f"journey{n}@example.com").id for n in range(2)]
+    for customer_id in ids:
+        shop.consent.grant(customer_id, "email", at=start)
+    shop.journeys.pause(journeys[0].id)
+    shop.journeys.resume(journeys[0].id)
+    shop.run_due(start)
+    shop.orders.record(order_id="journey-order", customer_id=ids[0], channel="web",
+                       placed_at=start + timedelta(hours=1),
+                       lines=[OrderLine("J", 1, 1000)])
+    shop.journeys.run_due(start + timedelta(days=2))
+    shop.journeys.get(journeys[0].id)
+    shop.journeys.find(journeys[0].name)
+    shop.journeys.enrollments(journeys[0].id, status="completed", after="", limit=5)
+    shop.customers.merge(ids[0], ids[1])
+    shop.journeys.for_customer(ids[0])

@@ -10,11 +10,19 @@ True
 from ecrm.campaigns import CampaignProgress
 from ecrm.channels import SMTPChannel, WebhookChannel
 from ecrm.clock import Clock, ManualClock, SystemClock
-from ecrm.crm import CRM
+from ecrm.crm import CRM, DueRun
 from ecrm.customers import CustomerPage
 from ecrm.domain.association import AssociationRule, MiningThresholds
 from ecrm.domain.association_models import AssociationModel
 from ecrm.domain.audience import AudienceMember
+from ecrm.domain.automation import (
+    Enrollment,
+    EnrollmentStatus,
+    Journey,
+    JourneyTrigger,
+    JourneyTriggerKind,
+    Step,
+)
 from ecrm.domain.business_hours import BusinessCalendar
 from ecrm.domain.campaigns import (
     Campaign,
@@ -124,6 +132,7 @@ from ecrm.errors import (
 )
 from ecrm.hookspecs import hookimpl, hookspec
 from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_orders_csv
+from ecrm.journeys import JourneyRunReport
 from ecrm.recommendations import SuggestionRequest
 from ecrm.segments import MembershipDelta
 
@@ -179,11 +188,14 @@ __all__ = [
     "DeliveryError",
     "DiscountKind",
     "DispatchReport",
+    "DueRun",
     "DuplicateKey",
     "ECRMError",
     "EarnContext",
     "EarnQuote",
     "EarnRule",
+    "Enrollment",
+    "EnrollmentStatus",
     "F",
     "FirstPurchaseBonus",
     "FrequencyCap",
@@ -193,6 +205,10 @@ __all__ = [
     "InboundResult",
     "Interaction",
     "InteractionKind",
+    "Journey",
+    "JourneyRunReport",
+    "JourneyTrigger",
+    "JourneyTriggerKind",
     "LedgerTotals",
     "LoyaltyProgram",
     "ManualClock",
@@ -245,6 +261,7 @@ __all__ = [
     "Send",
     "Sender",
     "StatusChange",
+    "Step",
     "Suggestion",
     "SuggestionRequest",
     "SupportPolicy",

@@ -32,6 +32,7 @@ from ecrm.domain.campaigns import (
     Campaign,
     CampaignMember,
     CampaignStatus,
+    CouponOffer,
     MemberStatus,
     assign,
 )
@@ -47,6 +48,12 @@ if TYPE_CHECKING:
 
 #: Members per unit of work.
 CHUNK = 1000
+
+
+@attrs.frozen
+class _Route:
+    channel: str
+    purpose: str
 
 
 @attrs.frozen
@@ -137,8 +144,15 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
 
 def _reasons_not_to_send(uow: UnitOfWork, campaign: Campaign, customers: Sequence[Customer]
                          ) -> dict[str, str]:
-    """Why each of ``customers`` who gets no message gets none: no address, no
-    consent, or a suppressed address (the dispatcher checks again when it sends)."""
+    return reasons_not_to_send(uow, campaign.channel, campaign.purpose, customers)
+
+
+def reasons_not_to_send(uow: UnitOfWork, channel: str, purpose: str,
+                        customers: Sequence[Customer]) -> dict[str, str]:
+    """Why each of ``customers`` who gets no message on ``channel`` for ``purpose``
+    gets none: no address, no consent, or a suppressed address (the dispatcher checks
+    again when it sends). Campaigns and journeys share it."""
+    campaign = _Route(channel, purpose)
     reasons: dict[str, str] = {}
     addresses = {c.id: address_of(c, campaign.channel) for c in customers}
     for cid, address in addresses.items():
@@ -164,8 +178,13 @@ def _reasons_not_to_send(uow: UnitOfWork, campaign: Campaign, customers: Sequenc
 
 def _coupons(crm: CRM, uow: UnitOfWork, campaign: Campaign, customer_ids: list[str]
              ) -> dict[str, dict[str, Any]]:
-    """The coupon context of each recipient, issuing (or minting) the coupons."""
-    offer = campaign.coupon
+    return issue_coupons(crm, uow, campaign.coupon, customer_ids)
+
+
+def issue_coupons(crm: CRM, uow: UnitOfWork, offer: CouponOffer | None,
+                  customer_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The coupon context of each recipient, issuing (or minting) the coupons of
+    ``offer``. Campaigns and journeys share it."""
     if offer is None or not customer_ids:
         return {}
     if offer.terms is None:

@@ -263,6 +263,12 @@ class CampaignService:
             attribution_window=rules.attribution_window(fields["attribution_window"]),
             unsubscribe_url=url)
 
+    def check_offer(self, offer: object) -> CouponOffer | None:
+        """The coupon offer checked as :meth:`create` checks it (journeys share it).
+
+        :raises ValidationError: on ``coupon``."""
+        return self._coupon(offer)
+
     def _coupon(self, offer: object) -> CouponOffer | None:
         if offer is None:
             return None

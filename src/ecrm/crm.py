@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
+
 from ecrm import plugins as plugin_support
 from ecrm.backends.base import Backend, UnitOfWork
 from ecrm.clock import Clock, SystemClock
@@ -13,16 +15,29 @@ from ecrm.domain.money import check_currency
 from ecrm.errors import DuplicateKey, TransientError, ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     import pluggy
 
+    from ecrm.campaigns import CampaignProgress
     from ecrm.domain.contact_policy import ContactPolicy
     from ecrm.domain.program import LoyaltyProgram
     from ecrm.domain.sla import SupportPolicy
+    from ecrm.journeys import JourneyRunReport
 
 T = TypeVar("T")
 
 #: How often a unit of work is tried when the database reports a deadlock or a race.
 MAX_ATTEMPTS = 4
+
+
+@attrs.frozen
+class DueRun:
+    """What :meth:`CRM.run_due` did: the campaigns launched or finished, and the
+    journeys' report."""
+
+    campaigns: list[CampaignProgress]
+    journeys: JourneyRunReport
 
 
 class CRM:
@@ -69,6 +84,7 @@ class CRM:
         from ecrm.domain.sla import SupportPolicy
         from ecrm.inbound import InboundService
         from ecrm.interactions import InteractionService
+        from ecrm.journeys import JourneyService
         from ecrm.loyalty import LoyaltyService
         from ecrm.messages import MessageService
         from ecrm.orders import OrderService
@@ -107,6 +123,7 @@ class CRM:
             raise ValidationError("contact", "expected an ecrm.ContactPolicy")
         self.messages.gate = ContactGate(contact or ContactPolicy())
         self.campaigns = CampaignService(self)
+        self.journeys = JourneyService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
@@ -127,6 +144,13 @@ class CRM:
             backend.create_schema()
         return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
                    loyalty=loyalty, support=support, contact=contact, secret=secret)
+
+    def run_due(self, now: datetime | None = None) -> DueRun:
+        """The scheduler's one call: ``crm.campaigns.run_due`` then
+        ``crm.journeys.run_due``, at the same ``now`` (default: the clock's)."""
+        moment = validation.aware("now", now) if now is not None else self.clock.now()
+        campaigns = self.campaigns.run_due(moment)
+        return DueRun(campaigns=campaigns, journeys=self.journeys.run_due(moment))
 
     def close(self) -> None:
         """Release the backend's connections."""

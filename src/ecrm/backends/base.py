@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ecrm.domain.association import AssociationRule
 from ecrm.domain.association_models import AssociationModel, Basket, ItemCount
+from ecrm.domain.automation import Enrollment, EnrollmentStatus, Journey, Occasion
 from ecrm.domain.campaigns import Campaign, CampaignMember, CampaignStatus, MemberStatus
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
 from ecrm.domain.channels import ChannelAcquisition, ChannelOrders
@@ -670,6 +671,57 @@ class CampaignRepository(Protocol):
         move the rest to the survivor."""
 
 
+class JourneyRepository(Protocol):
+    """Journeys of the unit of work's tenant and their enrollments."""
+
+    def add(self, journey: Journey) -> None:
+        """Insert; raise ``DuplicateKey`` for a taken id or name."""
+
+    def get(self, journey_id: str, *, for_update: bool = False) -> Journey | None:
+        """The journey, or None; ``for_update`` locks it until the unit ends."""
+
+    def by_name(self, name: str) -> Journey | None:
+        """The journey with exactly this name, or None."""
+
+    def all(self) -> list[Journey]:
+        """Every journey, by creation time, then id."""
+
+    def replace(self, journey: Journey) -> None:
+        """Overwrite the stored journey with the same id."""
+
+    def enroll(self, enrollments: Collection[Enrollment]) -> None:
+        """Insert enrollments; ``DuplicateKey`` for an occasion enrolled already."""
+
+    def update_enrollment(self, enrollment: Enrollment) -> None:
+        """Overwrite the stored enrollment with the same journey and occasion."""
+
+    def due(self, journey_id: str, now: datetime, limit: int) -> list[Enrollment]:
+        """Up to ``limit`` active enrollments of the journey due by ``now``, earliest
+        first (then by occasion)."""
+
+    def enrollments(self, journey_id: str, *, status: EnrollmentStatus | None,
+                    after: str | None, limit: int) -> list[Enrollment]:
+        """Up to ``limit`` enrollments of the journey with occasions above ``after``
+        (and ``status``, when given), by occasion."""
+
+    def enrollments_of(self, customer_id: str) -> list[Enrollment]:
+        """The customer's enrollments in every journey, by journey id then occasion."""
+
+
+class AutomationQueries(Protocol):
+    """The occasions of journey triggers, and what exit conditions look at."""
+
+    def occasions(self, journey: Journey, now: datetime, *, zone: str, limit: int
+                  ) -> list[Occasion]:
+        """Up to ``limit`` occasions of the journey's trigger at ``now`` that are not
+        enrolled yet, by key; ``zone`` is the time zone of customers without their own
+        ``timezone`` attribute (birthdays)."""
+
+    def last_orders(self, customer_ids: Collection[str]) -> dict[str, datetime]:
+        """When each of ``customer_ids`` who ordered placed their latest order (any
+        status)."""
+
+
 class CouponRepository(Protocol):
     """Coupons, their redemptions and issuances in the unit of work's tenant."""
 
@@ -903,6 +955,14 @@ class UnitOfWork(Protocol):
     @property
     def campaigns(self) -> CampaignRepository:
         """Campaigns and their members."""
+
+    @property
+    def journeys(self) -> JourneyRepository:
+        """Triggered journeys and their enrollments."""
+
+    @property
+    def automation(self) -> AutomationQueries:
+        """The occasions of journey triggers."""
 
     @property
     def suppressions(self) -> SuppressionRepository:

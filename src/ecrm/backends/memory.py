@@ -17,6 +17,7 @@ import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
+from ecrm.backends.memory_automation import MemoryAutomationQueries, MemoryJourneyRepository
 from ecrm.backends.memory_campaigns import MemoryCampaignRepository
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository, MemorySuppressionRepository
@@ -139,6 +140,8 @@ class _TenantData:
         self.outbox = _Table("outbox", self.journal, unique=("key",))
         self.campaigns = _Table("campaigns", self.journal, unique=("name",))
         self.campaign_members = _Table("campaign_members", self.journal)
+        self.journeys = _Table("journeys", self.journal, unique=("name",))
+        self.journey_enrollments = _Table("journey_enrollments", self.journal)
         self.segments = _Table("segments", self.journal, unique=("name",))
         # segment id -> {customer id: membership}
         self.segment_members = _Table("segment_members", self.journal)
@@ -157,7 +160,8 @@ class _TenantData:
         plain = [self.orders, self.point_transactions, self.point_lots, self.tier_changes,
                  self.coupon_redemptions, self.coupon_issues, self.referral_codes,
                  self.interactions, self.cases, self.case_messages, self.case_surveys,
-                 self.consent_changes, self.segment_changes, self.outbox]
+                 self.consent_changes, self.segment_changes, self.outbox,
+                 self.journey_enrollments]
         return [(table, ("customer_id",)) for table in plain] + [
             (self.referrals, ("referee_id", "referrer_id"))]
 
@@ -238,6 +242,8 @@ class MemoryUnitOfWork:
         self.suppressions = MemorySuppressionRepository(data)
         self.outbox = MemoryOutboxRepository(data)
         self.campaigns = MemoryCampaignRepository(data)
+        self.journeys = MemoryJourneyRepository(data)
+        self.automation = MemoryAutomationQueries(data)
         self.segment_query = MemorySegmentQuery(data)
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)

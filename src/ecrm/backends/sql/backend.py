@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.analytics import SQLAnalyticsQueries
+from ecrm.backends.sql.automation import SQLAutomationQueries, SQLJourneyRepository
 from ecrm.backends.sql.campaigns import SQLCampaignRepository
 from ecrm.backends.sql.cases import SQLCaseRepository
 from ecrm.backends.sql.consent import SQLConsentRepository, SQLSuppressionRepository
@@ -145,6 +146,8 @@ class SQLUnitOfWork:
         self.suppressions = SQLSuppressionRepository(conn, tenant, direct=direct)
         self.outbox = SQLOutboxRepository(conn, tenant, direct=direct)
         self.campaigns = SQLCampaignRepository(conn, tenant, direct=direct)
+        self.journeys = SQLJourneyRepository(conn, tenant, direct=direct)
+        self.automation = SQLAutomationQueries(conn, tenant, direct=direct)
         self.recommendations = SQLRecommendationRepository(conn, tenant, direct=direct)
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self.segments = SQLSegmentRepository(conn, tenant, direct=direct)

@@ -628,6 +628,43 @@ campaign_members = Table(
     **MYSQL_OPTIONS,
 )
 
+# Triggered journeys. ``definition`` holds the trigger, the steps and the exit conditions
+# (what only the service reads); an enrollment's key is the occasion, so a trigger fires
+# once per occasion however many workers race.
+journeys = Table(
+    "ecrm_journeys", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("definition", JSONDocument, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+    **MYSQL_OPTIONS,
+)
+
+journey_enrollments = Table(
+    "ecrm_journey_enrollments", metadata,
+    tenant_column(),
+    Column("journey_id", Key(36), primary_key=True),
+    Column("occasion", Key(200), primary_key=True),
+    customer_ref(),
+    Column("step", Integer, nullable=False),
+    Column("due_at", UTCDateTime),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(200)),
+    Column("enrolled_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    ForeignKeyConstraint(["tenant_id", "journey_id"],
+                         ["ecrm_journeys.tenant_id", "ecrm_journeys.id"]),
+    customer_fk(),
+    Index(None, "tenant_id", "status", "due_at"),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
 # Saved segments. Names are unique per tenant; ``rule`` holds a dynamic segment's rule tree.
 segments = Table(
     "ecrm_segments", metadata,

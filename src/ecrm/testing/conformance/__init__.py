@@ -15,6 +15,7 @@ from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.interactions import InteractionContract, TimelineContract
+from ecrm.testing.conformance.journeys import JourneyContract
 from ecrm.testing.conformance.lifetime import LifetimeValueContract
 from ecrm.testing.conformance.loyalty import LoyaltyContract
 from ecrm.testing.conformance.orders import OrderContract
@@ -38,6 +39,7 @@ class BackendConformanceSuite(
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
     LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
+    JourneyContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
