@@ -138,7 +138,7 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
             members.append(member)
             if message is not None:
                 messages.append(message)
-    crm.messages.enqueue(uow, messages, customers_checked=True)
+    crm.messages.enqueue(uow, messages, fresh=True)
     uow.campaigns.add_members(members)
 
 

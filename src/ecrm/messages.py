@@ -141,7 +141,7 @@ class MessageService:
         return self._crm.transact(work, replay_on_duplicate=True)
 
     def enqueue(self, uow: UnitOfWork, messages: Iterable[OutboxMessage], *,
-                customers_checked: bool = False) -> list[OutboxMessage]:
+                fresh: bool = False) -> list[OutboxMessage]:
         """Add messages (built with :func:`ecrm.domain.outbox.new_message`) inside the
         caller's unit of work, so they are sent only if it commits. Keys already stored
         with the same content are replays (the stored message is returned); the bulk path
@@ -151,11 +151,12 @@ class MessageService:
         :raises NotFound: a message names a customer that does not exist.
         :raises ConflictError: a key stored (or given twice) with other content.
 
-        ``customers_checked=True`` skips the look-up of the messages' customers, for a
-        caller that read them in the same unit of work.
+        ``fresh=True`` is for a caller that read the messages' customers in the same
+        unit of work and knows their keys are new (a campaign chunk after its cursor):
+        nothing is looked up, and a key stored already fails the unit of work
+        (``DuplicateKey``) instead of replaying.
         """
-        return self._store(uow, list(messages), due_given=False,
-                           customers_checked=customers_checked)
+        return self._store(uow, list(messages), due_given=False, fresh=fresh)
 
     # -- dispatching -----------------------------------------------------------------
 
@@ -273,11 +274,13 @@ class MessageService:
     # -- helpers ---------------------------------------------------------------------
 
     def _store(self, uow: UnitOfWork, messages: list[OutboxMessage], *, due_given: bool,
-               customers_checked: bool = False) -> list[OutboxMessage]:
+               fresh: bool = False) -> list[OutboxMessage]:
         """Insert the messages whose keys are new; the stored one for replays."""
         batch = _by_key(messages)
-        if not customers_checked:
-            _check_customers(uow, batch.values())
+        if fresh:
+            uow.outbox.add_many(list(batch.values()))
+            return [batch[m.key] for m in messages]
+        _check_customers(uow, batch.values())
         stored = uow.outbox.by_keys(batch.keys())
         for key, message in batch.items():
             old = stored.get(key)

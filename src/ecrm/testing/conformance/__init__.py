@@ -5,7 +5,7 @@ from ecrm.testing.conformance.analytics_cohorts import CohortAnalyticsContract
 from ecrm.testing.conformance.analytics_journeys import JourneyAnalyticsContract
 from ecrm.testing.conformance.analytics_rfm import RFMContract
 from ecrm.testing.conformance.bad_input import BadInputContract
-from ecrm.testing.conformance.campaigns import CampaignContract
+from ecrm.testing.conformance.campaigns import CampaignContract, FreshEnqueueContract
 from ecrm.testing.conformance.cases import CaseContract
 from ecrm.testing.conformance.concurrency import ConcurrencyContract
 from ecrm.testing.conformance.consent import ConsentContract, ConsentPropertyContract
@@ -39,6 +39,7 @@ class BackendConformanceSuite(
     SegmentContract, SegmentServiceContract, AnalyticsContract,
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
     LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
+    FreshEnqueueContract,
     JourneyContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture

@@ -14,8 +14,10 @@ from ecrm import campaign_queue
 from ecrm.crm import CRM
 from ecrm.domain.campaigns import CONTROL, CampaignStatus, CouponOffer, MemberStatus, Variant
 from ecrm.domain.campaigns import assign as assign_variant
+from ecrm.domain.ids import new_id
 from ecrm.domain.orders import OrderLine
-from ecrm.errors import ConflictError, NotFound, ValidationError
+from ecrm.domain.outbox import new_message
+from ecrm.errors import ConflictError, DuplicateKey, NotFound, ValidationError
 from ecrm.hookspecs import hookimpl
 from ecrm.testing.conformance.base import ContractBase
 
@@ -299,3 +301,23 @@ def by_email(crm: CRM, customer_id: str) -> str:
     email = crm.customers.get(customer_id).email
     assert email is not None
     return email
+
+
+class FreshEnqueueContract(ContractBase):
+    """The outbox's fresh path, which campaign chunks take."""
+
+    def test_a_fresh_enqueue_refuses_a_stored_key_and_writes_nothing(self, crm: CRM) -> None:
+        alice = crm.customers.create(email="alice@example.jp")
+
+        def message(key: str) -> Any:
+            return new_message(message_id=new_id(), key=key, channel="email",
+                               purpose="marketing", customer_id=alice.id,
+                               recipient="alice@example.jp", subject=None, body="hi",
+                               data=None, priority=5, due_at=None, campaign_id="c",
+                               variant=None, step=None, now=crm.clock.now())
+
+        crm.transact(lambda uow: crm.messages.enqueue(uow, [message("k1")], fresh=True))
+        with pytest.raises(DuplicateKey):
+            crm.transact(lambda uow: crm.messages.enqueue(
+                uow, [message("k2"), message("k1")], fresh=True))
+        assert [m.key for m in crm.messages.list(campaign_id="c")] == ["k1"]
