@@ -162,6 +162,27 @@ class ConsentService:
             uow.consents.put(consent)
             self._notify(uow, consent, previous)
 
+    def sign(self, customer_id: str, channel: str, purpose: str, action: TokenAction) -> str:
+        """A token for a customer id known to exist (campaigns sign one per recipient
+        inside their own unit of work). :raises ValidationError: on ``secret``."""
+        return tokens.sign(self._key(), ConsentToken(self._crm.tenant, customer_id, channel,
+                                                     purpose, action, self._crm.clock.now()))
+
+    def record(self, uow: UnitOfWork, decision: Consent, now: datetime) -> Consent:
+        """Inside ``uow``: make the decision the (locked) customer's state if it wins,
+        and append it to their history unless it is there already; return the state."""
+        current = uow.consents.get(decision.customer_id, decision.channel, decision.purpose)
+        if rules.supersedes(decision, current):
+            self._add_change(uow, decision, now)
+            uow.consents.put(decision)
+            self._notify(uow, decision, current)
+            return decision
+        assert current is not None
+        if not rules.repeats(decision, current) and not rules.recorded(
+                decision, uow.consents.history(decision.customer_id, decision.channel)):
+            self._add_change(uow, decision, now)
+        return current
+
     # -- helpers ---------------------------------------------------------------------
 
     def _key(self) -> bytes:
@@ -180,12 +201,6 @@ class ConsentService:
         found = self._crm.transact(lambda uow: resolve_customer(uow, customer_id),
                                    read_only=True)
         return self.sign(found.id, name, why, action)
-
-    def sign(self, customer_id: str, channel: str, purpose: str, action: TokenAction) -> str:
-        """A token for a customer id known to exist (campaigns sign one per recipient
-        inside their own unit of work). :raises ValidationError: on ``secret``."""
-        return tokens.sign(self._key(), ConsentToken(self._crm.tenant, customer_id, channel,
-                                                     purpose, action, self._crm.clock.now()))
 
     def _read(self, token: str, action: TokenAction, max_age: timedelta | None
               ) -> ConsentToken:
@@ -208,21 +223,6 @@ class ConsentService:
             return self.record(uow, decision, now)
 
         return self._crm.transact(work)
-
-    def record(self, uow: UnitOfWork, decision: Consent, now: datetime) -> Consent:
-        """Inside ``uow``: make the decision the (locked) customer's state if it wins,
-        and append it to their history unless it is there already; return the state."""
-        current = uow.consents.get(decision.customer_id, decision.channel, decision.purpose)
-        if rules.supersedes(decision, current):
-            self._add_change(uow, decision, now)
-            uow.consents.put(decision)
-            self._notify(uow, decision, current)
-            return decision
-        assert current is not None
-        if not rules.repeats(decision, current) and not rules.recorded(
-                decision, uow.consents.history(decision.customer_id, decision.channel)):
-            self._add_change(uow, decision, now)
-        return current
 
     def _add_change(self, uow: UnitOfWork, decision: Consent, now: datetime) -> None:
         uow.consents.add_change(ConsentChange(
