@@ -118,9 +118,9 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
              for c in fresh}
     # The control group is checked too: only members who could have been sent to are
     # compared with those who were.
-    reasons = _reasons_not_to_send(uow, campaign, fresh)
+    reasons = reasons_not_to_send(uow, campaign.channel, campaign.purpose, fresh)
     sending = [c.id for c in fresh if drawn[c.id] != CONTROL and c.id not in reasons]
-    coupons = _coupons(crm, uow, campaign, sending)
+    coupons = issue_coupons(crm, uow, campaign.coupon, sending)
     members: list[CampaignMember] = []
     messages: list[outbox.OutboxMessage] = []
     for customer in fresh:
@@ -140,11 +140,6 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
                 messages.append(message)
     crm.messages.enqueue(uow, messages, fresh=True)
     uow.campaigns.add_members(members)
-
-
-def _reasons_not_to_send(uow: UnitOfWork, campaign: Campaign, customers: Sequence[Customer]
-                         ) -> dict[str, str]:
-    return reasons_not_to_send(uow, campaign.channel, campaign.purpose, customers)
 
 
 def reasons_not_to_send(uow: UnitOfWork, channel: str, purpose: str,
@@ -174,11 +169,6 @@ def reasons_not_to_send(uow: UnitOfWork, channel: str, purpose: str,
         if key in listed:
             reasons[cid] = f"{campaign.channel} address suppressed"
     return reasons
-
-
-def _coupons(crm: CRM, uow: UnitOfWork, campaign: Campaign, customer_ids: list[str]
-             ) -> dict[str, dict[str, Any]]:
-    return issue_coupons(crm, uow, campaign.coupon, customer_ids)
 
 
 def issue_coupons(crm: CRM, uow: UnitOfWork, offer: CouponOffer | None,
