@@ -49,6 +49,15 @@ def test_a_signed_token_reads_back(token: ConsentToken) -> None:
     assert tokens.read(KEY, tokens.sign(KEY, token), now=NOW) == token
 
 
+def test_the_token_format_does_not_change() -> None:
+    """Tokens already in sent messages must keep reading back: a known answer."""
+    token = ConsentToken("ten-ant", 'cid"é', "email", "marketing", TokenAction.UNSUBSCRIBE,
+                         datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert tokens.sign(tokens.signing_key("x" * 16), token) == (
+        "eyJ0IjoidGVuLWFudCIsImMiOiJjaWRcIlx1MDBlOSIsImNoIjoiZW1haWwiLCJwIjoibWFya2V0aW5nIiwi"
+        "YSI6InVuc3Vic2NyaWJlIiwiaSI6MTc2NzIyNTYwMH0.i8SCSw9BvyBeZgEvxiJTdo_l8OGRJr7rAI22gAFWUD0")
+
+
 @given(token_values, st.data())
 def test_any_changed_character_is_refused(token: ConsentToken, data: st.DataObject) -> None:
     text = tokens.sign(KEY, token)

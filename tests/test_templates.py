@@ -716,6 +716,34 @@ def test_rendering_any_template_with_any_plain_context_raises_nothing_else(
         assert isinstance(template.render(context), str)
 
 
+STRAIGHT = st.lists(TEXTS | st.just("{{ markup }}")
+                    | PATHS.map(lambda path: "{{ " + path + " }}"), max_size=6)
+
+
+def placeless(template: Template, context: dict[str, object]) -> str:
+    """The rendered text, or the error without its place."""
+    try:
+        return template.render(context)
+    except TemplateError as error:
+        return "error: " + re.sub(r"line \d+, column \d+: ", "", error.message)
+
+
+@given(STRAIGHT, CONTEXTS, st.booleans())
+@settings(max_examples=300)
+def test_text_and_paths_alone_render_as_the_general_renderer_renders_them(
+        parts: list[str], context: dict[str, object], autoescape: bool) -> None:
+    """Such templates skip the budgets; wrapped in an ``if`` they take the general path."""
+    source, context = "".join(parts), {**context, "markup": "<i>&'\""}
+    straight = Template.parse(source, autoescape=autoescape)
+    general = Template.parse("{% if true %}" + source + "{% endif %}", autoescape=autoescape)
+    assert placeless(straight, context) == placeless(general, context)
+
+
+def test_a_straight_template_still_keeps_the_output_limit() -> None:
+    with pytest.raises(TemplateError, match="output is longer than"):
+        Template.parse("{{ v }}{{ v }}").render({"v": "x" * (MAX_OUTPUT // 2 + 1)})
+
+
 @given(st.text().filter(lambda t: not re.search(r"\{[{%#]", t)))
 def test_text_without_tags_renders_to_itself(text: str) -> None:
     assert Template.parse(text).render({}) == text

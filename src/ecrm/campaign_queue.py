@@ -9,7 +9,7 @@ the unit of work opens, from a read of the same page.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -123,6 +123,7 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
     coupons = issue_coupons(crm, uow, campaign.coupon, sending)
     members: list[CampaignMember] = []
     messages: list[outbox.OutboxMessage] = []
+    batch = _Batch.of(crm, campaign, chunk, now)
     for customer in fresh:
         variant = drawn[customer.id]
         if customer.id in reasons:
@@ -133,8 +134,8 @@ def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], ch
             members.append(CampaignMember(campaign.id, customer.id, CONTROL,
                                           MemberStatus.CONTROL, now))
         else:
-            message, member = _message(crm, uow, campaign, variants[variant], customer,
-                                       coupons.get(customer.id), chunk, now)
+            message, member = _message(crm, uow, batch, variants[variant], customer,
+                                       coupons.get(customer.id))
             members.append(member)
             if message is not None:
                 messages.append(message)
@@ -188,24 +189,48 @@ def issue_coupons(crm: CRM, uow: UnitOfWork, offer: CouponOffer | None,
     return {cid: coupon_context(coupon) for cid, coupon in minted.items()}
 
 
-def _message(crm: CRM, uow: UnitOfWork, campaign: Campaign, variant: CompiledVariant,
-             customer: Customer, coupon: dict[str, Any] | None, chunk: Chunk, now: datetime
+@attrs.frozen
+class _Batch:
+    """What every message of a chunk shares: the campaign, its chunk, the time, an
+    envelope per variant, and the unsubscribe-token signer (when the campaign has a
+    link)."""
+
+    campaign: Campaign
+    chunk: Chunk
+    now: datetime
+    envelopes: Mapping[str, outbox.Envelope]
+    sign: Callable[[str], str] | None
+
+    @classmethod
+    def of(cls, crm: CRM, campaign: Campaign, chunk: Chunk, now: datetime) -> _Batch:
+        """The batch of ``chunk``. :raises ValidationError: a campaign field a message
+        cannot carry (or no ``secret`` for a campaign with an unsubscribe link)."""
+        envelopes = {variant.name: outbox.envelope(
+            channel=campaign.channel, purpose=campaign.purpose, priority=campaign.priority,
+            due_at=None, campaign_id=campaign.id, variant=variant.name, step=None, now=now)
+            for variant in campaign.variants}
+        sign = None if campaign.unsubscribe_url is None else crm.consent.signer(
+            campaign.channel, campaign.purpose, TokenAction.UNSUBSCRIBE)
+        return cls(campaign, chunk, now, envelopes, sign)
+
+
+def _message(crm: CRM, uow: UnitOfWork, batch: _Batch, variant: CompiledVariant,
+             customer: Customer, coupon: dict[str, Any] | None
              ) -> tuple[outbox.OutboxMessage | None, CampaignMember]:
     """The member's message and record; a template that fails for this customer (an
     attribute it lacks) skips them with the reason."""
-    context = _context(crm, uow, campaign, variant, customer, coupon, chunk)
+    campaign, now = batch.campaign, batch.now
+    context = _context(crm, uow, batch, variant, customer, coupon)
     code = None if coupon is None else coupon["code"]
     try:
         subject, body, html = variant.render(context)
         data = {k: v for k, v in (("html", html),
                                   ("unsubscribe_url", context.get("unsubscribe_url")))
                 if v is not None}
-        message = outbox.new_message(
+        message = batch.envelopes[variant.name].message(
             message_id=new_id(), key=f"campaign:{campaign.id}:{customer.id}",
-            channel=campaign.channel, purpose=campaign.purpose, customer_id=customer.id,
-            recipient=address_of(customer, campaign.channel), subject=subject, body=body,
-            data=data, priority=campaign.priority, due_at=None, campaign_id=campaign.id,
-            variant=variant.name, step=None, now=now)
+            customer_id=customer.id, recipient=address_of(customer, campaign.channel),
+            subject=subject, body=body, data=data)
     except ValidationError as error:
         return None, CampaignMember(campaign.id, customer.id, variant.name,
                                     MemberStatus.SKIPPED, now, coupon_code=code,
@@ -215,28 +240,27 @@ def _message(crm: CRM, uow: UnitOfWork, campaign: Campaign, variant: CompiledVar
                                    coupon_code=code)
 
 
-def _context(crm: CRM, uow: UnitOfWork, campaign: Campaign, variant: CompiledVariant,
-             customer: Customer, coupon: dict[str, Any] | None, chunk: Chunk
-             ) -> dict[str, Any]:
+def _context(crm: CRM, uow: UnitOfWork, batch: _Batch, variant: CompiledVariant,
+             customer: Customer, coupon: dict[str, Any] | None) -> dict[str, Any]:
     """What the member's templates may use; the costly parts only when they do."""
-    needs = variant.needs
+    campaign, needs = batch.campaign, variant.needs
     context: dict[str, Any] = {
         "customer": customer_context(customer),
         "campaign": {"id": campaign.id, "name": campaign.name, "variant": variant.name}}
     if coupon is not None:
         context["coupon"] = coupon
     if "points" in needs:
-        now = crm.clock.now()
         context["points"] = points_context(loyalty_rules.balance(
-            customer.id, uow.loyalty.lots(customer.id), now, uow.loyalty.debt(customer.id)))
+            customer.id, uow.loyalty.lots(customer.id), batch.now,
+            uow.loyalty.debt(customer.id)))
     if "tier" in needs:
         context["tier"] = {"name": crm.tiers.tier_of(uow, customer.id)}
     if "recommendations" in needs:
-        context["recommendations"] = chunk.recommendations.get(customer.id, [])
+        context["recommendations"] = batch.chunk.recommendations.get(customer.id, [])
     if campaign.unsubscribe_url is not None:
-        token = crm.consent.sign(customer.id, campaign.channel, campaign.purpose,
-                                 TokenAction.UNSUBSCRIBE)
-        context["unsubscribe_url"] = campaign.unsubscribe_url.replace("{token}", token)
+        assert batch.sign is not None
+        context["unsubscribe_url"] = campaign.unsubscribe_url.replace(
+            "{token}", batch.sign(customer.id))
     return context
 
 

@@ -12,6 +12,7 @@ explicit call with a token changes anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -162,11 +163,12 @@ class ConsentService:
             uow.consents.put(consent)
             self._notify(uow, consent, previous)
 
-    def sign(self, customer_id: str, channel: str, purpose: str, action: TokenAction) -> str:
-        """A token for a customer id known to exist (campaigns sign one per recipient
-        inside their own unit of work). :raises ValidationError: on ``secret``."""
-        return tokens.sign(self._key(), ConsentToken(self._crm.tenant, customer_id, channel,
-                                                     purpose, action, self._crm.clock.now()))
+    def signer(self, channel: str, purpose: str, action: TokenAction) -> Callable[[str], str]:
+        """The tokens for customer ids known to exist, issued now, as a function of the
+        id (campaigns sign one per recipient inside their own unit of work).
+        :raises ValidationError: on ``secret``."""
+        return tokens.signer(self._key(), self._crm.tenant, channel, purpose, action,
+                             self._crm.clock.now())
 
     def record(self, uow: UnitOfWork, decision: Consent, now: datetime) -> Consent:
         """Inside ``uow``: make the decision the (locked) customer's state if it wins,
@@ -200,7 +202,7 @@ class ConsentService:
         self._key()  # no secret: fail before reading
         found = self._crm.transact(lambda uow: resolve_customer(uow, customer_id),
                                    read_only=True)
-        return self.sign(found.id, name, why, action)
+        return self.signer(name, why, action)(found.id)
 
     def _read(self, token: str, action: TokenAction, max_age: timedelta | None
               ) -> ConsentToken:

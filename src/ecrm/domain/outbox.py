@@ -96,17 +96,54 @@ def new_message(*, message_id: str, key: object, channel: object, purpose: objec
 
     :raises ValidationError: naming the first bad field.
     """
-    return OutboxMessage(
-        id=message_id, key=check.required_text("key", key, MAX_KEY),
-        customer_id=customer_id, channel=check.identifier("channel", channel),
-        purpose=check.identifier("purpose", purpose),
-        recipient=check.required_text("recipient", recipient, MAX_RECIPIENT),
-        subject=check.text("subject", subject, MAX_SUBJECT), body=_body(body),
-        data=check.json_mapping("data", data), priority=_priority(priority),
+    return envelope(channel=channel, purpose=purpose, priority=priority, due_at=due_at,
+                    campaign_id=campaign_id, variant=variant, step=step, now=now).message(
+        message_id=message_id, key=key, customer_id=customer_id, recipient=recipient,
+        subject=subject, body=body, data=data)
+
+
+@attrs.frozen
+class Envelope:
+    """What the messages of a batch share (a campaign variant's channel, purpose,
+    priority and due time), validated once by :func:`envelope`."""
+
+    channel: str
+    purpose: str
+    priority: int
+    campaign_id: str | None
+    variant: str | None
+    step: str | None
+    due_at: datetime
+    created_at: datetime
+
+    def message(self, *, message_id: str, key: object, customer_id: str | None,
+                recipient: object, subject: object, body: object, data: object
+                ) -> OutboxMessage:
+        """The pending message to one recipient, after checking its own fields.
+
+        :raises ValidationError: naming the first bad field.
+        """
+        return OutboxMessage(
+            id=message_id, key=check.required_text("key", key, MAX_KEY),
+            customer_id=customer_id, channel=self.channel, purpose=self.purpose,
+            recipient=check.required_text("recipient", recipient, MAX_RECIPIENT),
+            subject=check.text("subject", subject, MAX_SUBJECT), body=_body(body),
+            data=check.json_mapping("data", data), priority=self.priority,
+            campaign_id=self.campaign_id, variant=self.variant, step=self.step,
+            status=MessageStatus.PENDING, attempts=0, due_at=self.due_at,
+            created_at=self.created_at)
+
+
+def envelope(*, channel: object, purpose: object, priority: object, due_at: object,
+             campaign_id: object, variant: object, step: object, now: datetime) -> Envelope:
+    """Validate the fields a batch of messages shares (due ``due_at``, or ``now`` when
+    None). :raises ValidationError: naming the first bad field."""
+    return Envelope(
+        channel=check.identifier("channel", channel),
+        purpose=check.identifier("purpose", purpose), priority=_priority(priority),
         campaign_id=check.text("campaign_id", campaign_id, MAX_CAMPAIGN_FIELD),
         variant=check.text("variant", variant, MAX_CAMPAIGN_FIELD),
         step=check.text("step", step, MAX_CAMPAIGN_FIELD),
-        status=MessageStatus.PENDING, attempts=0,
         due_at=check.aware("due_at", due_at, required=False) or now, created_at=now)
 
 

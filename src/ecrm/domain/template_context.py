@@ -12,7 +12,6 @@ import math
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import cast
 from zoneinfo import ZoneInfo
 
 from ecrm.errors import ValidationError
@@ -34,60 +33,97 @@ def _type_name(value: object) -> str:
     return type.__dict__["__name__"].__get__(type(value))  # type: ignore[no-any-return]
 
 
+#: Where a value sits: ``()`` for the context itself, else ``(parent, key or index)``.
+#: The path's text is built only for an error message.
+_Where = tuple[object, ...]
+
+
+def _text(where: _Where) -> str:
+    steps: list[str | int] = []
+    while where:
+        where, step = where  # type: ignore[assignment]
+        steps.append(step)  # type: ignore[arg-type]
+    text = ""
+    for step in reversed(steps):
+        text = f"{text}[{step}]" if type(step) is int else f"{text}.{step}" if text else \
+            str(step)
+    return text
+
+
 class _Check:
     def __init__(self) -> None:
         self.count = 0
 
-    def value(self, value: object, path: str, depth: int) -> None:
-        self.count += 1
-        if self.count > MAX_CONTEXT_VALUES:
-            raise ValidationError("context", f"holds more than {MAX_CONTEXT_VALUES:,} values")
-        if depth > MAX_CONTEXT_DEPTH:
-            raise ValidationError("context", f"{path}: nests deeper than {MAX_CONTEXT_DEPTH} "
-                                             "levels")
+    def value(self, value: object, where: _Where, depth: int) -> None:
         kind = type(value)
+        if kind in _SCALARS:
+            return
         if kind is dict:
-            self.mapping(value, path, depth)  # type: ignore[arg-type]
+            self.mapping(value, where, depth)  # type: ignore[arg-type]
         elif kind in (list, tuple):
-            for index, item in enumerate(cast("list[object]", value)):
-                self.value(item, f"{path}[{index}]", depth + 1)
+            self.sequence(value, where, depth)  # type: ignore[arg-type]
         elif kind in (int, float, Decimal):
-            _number(value, path)  # type: ignore[arg-type]
+            _number(value, where)  # type: ignore[arg-type]
         elif kind is datetime:
-            _datetime(value, path)  # type: ignore[arg-type]
-        elif kind not in _SCALARS:
-            raise ValidationError("context", f"{path} is a {_type_name(value)}; a template "
-                                             f"context holds only {_PLAIN}")
+            _datetime(value, where)  # type: ignore[arg-type]
+        else:
+            raise ValidationError("context", f"{_text(where)} is a {_type_name(value)}; a "
+                                             f"template context holds only {_PLAIN}")
 
-    def mapping(self, mapping: dict[object, object], path: str, depth: int) -> None:
+    def mapping(self, mapping: dict[object, object], where: _Where, depth: int) -> None:
+        self._count(len(mapping))
+        too_deep = depth >= MAX_CONTEXT_DEPTH
         for key, item in mapping.items():
             if type(key) is not str:
-                raise ValidationError("context", f"{path}: keys must be text, got a "
+                raise ValidationError("context", f"{_text(where)}: keys must be text, got a "
                                                  f"{_type_name(key)}")
-            self.value(item, f"{path}.{key}" if path else key, depth + 1)
+            if too_deep:
+                _too_deep((where, key))
+            if type(item) not in _SCALARS:
+                self.value(item, (where, key), depth + 1)
+
+    def sequence(self, items: list[object], where: _Where, depth: int) -> None:
+        self._count(len(items))
+        for index, item in enumerate(items):
+            if depth >= MAX_CONTEXT_DEPTH:
+                _too_deep((where, index))
+            if type(item) not in _SCALARS:
+                self.value(item, (where, index), depth + 1)
+
+    def _count(self, values: int) -> None:
+        self.count += values
+        if self.count > MAX_CONTEXT_VALUES:
+            raise ValidationError("context", f"holds more than {MAX_CONTEXT_VALUES:,} values")
 
 
-def _number(value: int | float | Decimal, path: str) -> None:
+def _too_deep(where: _Where) -> None:
+    raise ValidationError("context", f"{_text(where)}: nests deeper than {MAX_CONTEXT_DEPTH} "
+                                     "levels")
+
+
+def _number(value: int | float | Decimal, where: _Where) -> None:
     if type(value) is float and not math.isfinite(value):
-        raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
+        raise ValidationError("context", f"{_text(where)}: NaN and infinity cannot be "
+                                         "printed")
     number = Decimal(repr(value)) if type(value) is float else Decimal(value)
     if not number.is_finite():
-        raise ValidationError("context", f"{path}: NaN and infinity cannot be printed")
+        raise ValidationError("context", f"{_text(where)}: NaN and infinity cannot be "
+                                         "printed")
     exponent = number.as_tuple().exponent
     # A float's few significant digits print quickly however small it is.
     too_fine = type(value) is Decimal and isinstance(exponent, int) and \
         exponent < -MAX_NUMBER_DIGITS
     if too_fine or (number and number.adjusted() >= MAX_NUMBER_DIGITS):
-        raise ValidationError("context", f"{path}: numbers must stay below 10**"
+        raise ValidationError("context", f"{_text(where)}: numbers must stay below 10**"
                                          f"{MAX_NUMBER_DIGITS} with at most "
                                          f"{MAX_NUMBER_DIGITS} decimal places")
 
 
-def _datetime(value: datetime, path: str) -> None:
+def _datetime(value: datetime, where: _Where) -> None:
     # A tzinfo of another class could run code when the datetime prints.
     if type(value.tzinfo) not in (timezone, ZoneInfo):
-        raise ValidationError("context", f"{path}: datetimes must be timezone-aware, with a "
-                                         "datetime.timezone or zoneinfo.ZoneInfo")
+        raise ValidationError("context", f"{_text(where)}: datetimes must be timezone-aware, "
+                                         "with a datetime.timezone or zoneinfo.ZoneInfo")
 
 
 def check_context(context: object) -> dict[str, object]:
@@ -96,5 +132,5 @@ def check_context(context: object) -> dict[str, object]:
     if not issubclass(type(context), Mapping):
         raise ValidationError("context", f"expected a mapping, got a {_type_name(context)}")
     plain = dict(context.items())  # type: ignore[attr-defined]
-    _Check().mapping(plain, "", 0)
+    _Check().mapping(plain, (), 0)
     return plain

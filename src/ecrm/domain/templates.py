@@ -81,12 +81,14 @@ class Template:
     source: str
     autoescape: bool
     _nodes: tuple[Node, ...] = attrs.field(eq=False, repr=False)
+    _straight: tuple[Text | Output, ...] | None = attrs.field(eq=False, repr=False)
 
     def __init__(self, source: str, *, autoescape: bool = False) -> None:
         """Parse ``source`` once; a problem raises :class:`TemplateError` (a
         ``ValidationError`` on the field ``"template"``) naming the line and column.
         With ``autoescape`` (for HTML bodies) every ``{{ }}`` output is HTML-escaped."""
-        self.__attrs_init__(source, autoescape, parse(source))
+        nodes = parse(source)
+        self.__attrs_init__(source, autoescape, nodes, _straight_line(nodes))
 
     @classmethod
     def parse(cls, source: str, *, autoescape: bool = False) -> Template:
@@ -109,6 +111,8 @@ class Template:
         return [None if t is None else t._render_plain(plain) for t in templates]
 
     def _render_plain(self, plain: dict[str, object]) -> str:
+        if self._straight is not None:
+            return _render_straight(self._straight, plain, self.autoescape)
         renderer = _Renderer(plain, self.autoescape)
         renderer.nodes(self._nodes)
         return "".join(renderer.out)
@@ -142,6 +146,41 @@ def _paths(item: Node | Expression) -> Iterator[Path]:
         children = item.operands
     for child in children:
         yield from _paths(child)
+
+
+def _straight_line(nodes: tuple[Node, ...]) -> tuple[Text | Output, ...] | None:
+    """``nodes`` when they are text and ``{{ path }}`` outputs only (most subjects and
+    bodies), else None. Such a template has no loop and at most :data:`MAX_TEMPLATE`
+    characters, so its steps stay far below :data:`MAX_STEPS` and it can be rendered
+    without counting them."""
+    for node in nodes:
+        if not (type(node) is Text or (type(node) is Output and
+                                       type(node.expression) is Path)):
+            return None
+    return cast("tuple[Text | Output, ...]", nodes)
+
+
+def _render_straight(nodes: tuple[Text | Output, ...], context: dict[str, object],
+                     autoescape: bool) -> str:
+    """What :class:`_Renderer` makes of straight-line ``nodes``, without its budgets."""
+    out: list[str] = []
+    for node in nodes:
+        if type(node) is Text:
+            out.append(node.text)
+            continue
+        assert isinstance(node, Output) and isinstance(node.expression, Path)
+        value = _resolve(context.get(node.expression.root, _MISSING), node.expression)
+        if value is _MISSING:
+            raise _undefined(node.expression)
+        try:
+            text = display(value)
+        except FilterFailure as failure:
+            raise node.place.error(str(failure)) from None
+        out.append(html.escape(text) if autoescape and not node.escaped else text)
+    rendered = "".join(out)
+    if len(rendered) > MAX_OUTPUT:
+        raise TemplateError(f"the output is longer than {MAX_OUTPUT:,} characters")
+    return rendered
 
 
 class _Renderer:
@@ -257,11 +296,7 @@ class _Renderer:
                          if path.root in scope)
         else:
             value = self.context.get(path.root, _MISSING)
-        for step in path.steps:
-            if value is None or isinstance(value, _Missing):
-                return _MISSING
-            value = _step_into(value, step, path)
-        return value
+        return _resolve(value, path)
 
     def _filtered(self, expression: Filtered) -> object:
         value = self._maybe(expression.value)
@@ -286,6 +321,16 @@ class _Renderer:
 
 def _undefined(path: Path) -> TemplateError:
     return path.place.error(f"undefined: {path.text}")
+
+
+def _resolve(value: object, path: Path) -> object:
+    """Follow the steps of ``path`` from ``value`` (its root); _MISSING past an absent
+    or None value."""
+    for step in path.steps:
+        if value is None or value is _MISSING:
+            return _MISSING
+        value = _step_into(value, step, path)
+    return value
 
 
 def _step_into(value: object, step: str | int, path: Path) -> object:
