@@ -94,10 +94,11 @@ def queue_chunk(crm: CRM, uow: UnitOfWork, chunk: Chunk) -> bool:
     if campaign is None or campaign.status != CampaignStatus.SENDING:
         return True
     now = crm.clock.now()
-    page = uow.segments.members(campaign.segment_id, after=campaign.cursor, limit=CHUNK)
-    ids = [m.customer_id for m in page]
-    if ids:
-        _queue(crm, uow, campaign, ids, chunk, now)
+    page = uow.segments.member_customers(campaign.segment_id, after=campaign.cursor,
+                                         limit=CHUNK)
+    ids = [c.id for c in page]
+    if page:
+        _queue(crm, uow, campaign, page, chunk, now)
     done = len(ids) < CHUNK
     uow.campaigns.replace(attrs.evolve(
         campaign, cursor=ids[-1] if ids else campaign.cursor, updated_at=now,
@@ -106,13 +107,11 @@ def queue_chunk(crm: CRM, uow: UnitOfWork, chunk: Chunk) -> bool:
     return done
 
 
-def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, ids: Sequence[str], chunk: Chunk,
-           now: datetime) -> None:
-    """Record every member of ``ids`` (the page after the campaign's cursor, so none is
+def _queue(crm: CRM, uow: UnitOfWork, campaign: Campaign, fresh: Sequence[Customer],
+           chunk: Chunk, now: datetime) -> None:
+    """Record every one of ``fresh`` (the page after the campaign's cursor, so none is
     recorded yet: members and the cursor commit together): held out, skipped with the
     reason, or queued with their rendered message."""
-    customers = uow.customers.get_many(ids)
-    fresh = [customers[cid] for cid in ids if cid in customers]
     variants = {v.name: v for v in _compiled(campaign)}
     drawn = {c.id: assign(campaign.id, c.id, campaign.variants, campaign.holdout)
              for c in fresh}
@@ -244,9 +243,12 @@ def _context(crm: CRM, uow: UnitOfWork, batch: _Batch, variant: CompiledVariant,
              customer: Customer, coupon: dict[str, Any] | None) -> dict[str, Any]:
     """What the member's templates may use; the costly parts only when they do."""
     campaign, needs = batch.campaign, variant.needs
-    context: dict[str, Any] = {
-        "customer": customer_context(customer),
-        "campaign": {"id": campaign.id, "name": campaign.name, "variant": variant.name}}
+    context: dict[str, Any] = {}
+    if "customer" in needs:
+        context["customer"] = customer_context(customer, variant.customer_fields)
+    if "campaign" in needs:
+        context["campaign"] = {"id": campaign.id, "name": campaign.name,
+                               "variant": variant.name}
     if coupon is not None:
         context["coupon"] = coupon
     if "points" in needs:

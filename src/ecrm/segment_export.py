@@ -62,14 +62,12 @@ def consenting_members(crm: CRM, segment_id: str, channel: str | None
 
 def _page(uow: UnitOfWork, segment_id: str, after: str | None, channel: str | None
           ) -> tuple[str | None, list[Customer]]:
-    members = uow.segments.members(segment_id, after=after, limit=PAGE)
-    ids = [m.customer_id for m in members]
+    customers = uow.segments.member_customers(segment_id, after=after, limit=PAGE)
+    last = customers[-1].id if len(customers) == PAGE else None
     if channel is not None:
-        allowed = uow.consents.granted_ids(channel, ids)
-        ids = [i for i in ids if i in allowed]
-    customers = uow.customers.get_many(ids)
-    last = members[-1].customer_id if len(members) == PAGE else None
-    return last, [customers[i] for i in ids if i in customers]
+        allowed = uow.consents.granted_ids(channel, [c.id for c in customers])
+        customers = [c for c in customers if c.id in allowed]
+    return last, customers
 
 
 def write_csv(crm: CRM, segment_id: str, file: IO[str], *, consent: str | None,

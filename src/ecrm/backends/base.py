@@ -322,6 +322,11 @@ class SegmentRepository(Protocol):
         """Up to ``limit`` memberships with customer id greater than ``after`` (from the
         first when None), by customer id."""
 
+    def member_customers(self, segment_id: str, *, after: str | None, limit: int
+                         ) -> list[Customer]:
+        """The customers of :meth:`members` (the same page), in one read: a campaign's
+        or an export's audience, page by page."""
+
     def is_member(self, segment_id: str, customer_id: str) -> bool:
         """True when the customer is a member of the segment."""
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ecrm.domain.customers import Customer
 from ecrm.domain.segments import Membership, MembershipChange, Segment
 from ecrm.errors import DuplicateKey
 
@@ -29,6 +30,7 @@ class MemorySegmentRepository:
 
     def __init__(self, data: _TenantData) -> None:
         self._segments = data.segments
+        self._customers = data.customers
         self._members = data.segment_members
         self._changes = data.segment_changes
 
@@ -76,6 +78,14 @@ class MemorySegmentRepository:
         mine = self._of(segment_id)
         chosen = sorted(c for c in mine if after is None or c > after)[:limit]
         return [mine[c] for c in chosen]
+
+    def member_customers(self, segment_id: str, *, after: str | None, limit: int
+                         ) -> list[Customer]:
+        """The customers of the page of :meth:`members`, each a copy of its own."""
+        customers = self._customers.rows
+        return [attrs.evolve(customer, attributes=copy.deepcopy(customer.attributes))
+                for m in self.members(segment_id, after=after, limit=limit)
+                if (customer := customers.get(m.customer_id)) is not None]
 
     def is_member(self, segment_id: str, customer_id: str) -> bool:
         """True when the customer is a member."""

@@ -67,7 +67,7 @@ class SQLConsentRepository(_TenantScoped):
         found: set[str] = set()
         for batch in chunks(set(customer_ids), IN_CHUNK):
             found.update(self._conn.execute(
-                query.where(_states.c.customer_id.in_(batch))).scalars())
+                query.where(self._among(_states.c.customer_id, batch))).scalars())
         return found
 
 
@@ -105,7 +105,7 @@ class SQLSuppressionRepository(_TenantScoped):
         found: set[str] = set()
         for batch in chunks(set(addresses), IN_CHUNK):
             found.update(self._conn.execute(
-                query.where(_suppressions.c.address.in_(batch))).scalars())
+                query.where(self._among(_suppressions.c.address, batch))).scalars())
         return found
 
 

@@ -44,9 +44,14 @@ class _Compiled:
     defaults: dict[str, Any]  # values bound at build time, e.g. ``remaining > 0``
     binds: tuple[tuple[str, Processor], ...]  # positional order
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns to convert
+    named: bool  # the dialect's paramstyle names its parameters (``%(name)s``)
 
-    def parameters(self, params: Params) -> tuple[Any, ...]:
+    def parameters(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
+        """The driver's parameters: a tuple in position order, or a dict by name."""
         values = {**self.defaults, **params} if self.defaults else params
+        if self.named:
+            return {name: values[name] if convert is None else convert(values[name])
+                    for name, convert in self.binds}
         return tuple([values[name] if convert is None else convert(values[name])
                       for name, convert in self.binds])
 
@@ -138,8 +143,9 @@ def _call(dialect: Dialect, run: Callable[[str, Any], Any], sql: str, values: An
 
 
 def compile_once(dialect: Dialect, statement: Executable, keys: tuple[str, ...]) -> _Compiled:
-    """The statement compiled for ``dialect`` and these parameter names (positional SQL,
-    ``.parameters(mapping)`` converting values as the column types do), from the cache.
+    """The statement compiled for ``dialect`` and these parameter names (its SQL, and
+    ``.parameters(mapping)`` converting values as the column types do, positional or
+    named as the dialect's paramstyle is), from the cache.
     Only statements built once (module or class constants) come here, so it stays small."""
     by_statement = _compiled.setdefault(dialect, {})
     found = by_statement.get((statement, keys))
@@ -154,10 +160,13 @@ def _compile_new(dialect: Dialect, statement: Executable, keys: tuple[str, ...]
     assert isinstance(compiled, SQLCompiler)
     if compiled.literal_execute_params or compiled.post_compile_params:
         raise ValueError(f"statement needs render-time parameters: {compiled.string}")
-    if not dialect.positional or compiled.positiontup is None:
-        raise ValueError(f"expected a positional paramstyle, got {dialect.paramstyle!r}")
-    binds = tuple((name, _bind_processor(compiled, dialect, name))
-                  for name in compiled.positiontup)
+    if dialect.positional and compiled.positiontup is not None:
+        names = list(compiled.positiontup)
+    elif dialect.paramstyle in ("named", "pyformat"):
+        names = list(compiled.binds)
+    else:
+        raise ValueError(f"unexpected paramstyle {dialect.paramstyle!r}")
+    binds = tuple((name, _bind_processor(compiled, dialect, name)) for name in names)
     columns = getattr(statement, "selected_columns", ())
     processors = (column.type.dialect_impl(dialect).result_processor(dialect, None)
                   for column in columns)
@@ -165,9 +174,9 @@ def _compile_new(dialect: Dialect, statement: Executable, keys: tuple[str, ...]
                     if convert is not None)
     # Values fixed when the statement was built (``remaining > 0``); required ones come
     # with each call, and a missing one is a KeyError rather than a silent NULL.
-    defaults = {name: compiled.params[name] for name in compiled.positiontup
+    defaults = {name: compiled.params[name] for name in names
                 if not compiled.binds[name].required}
-    return _Compiled(compiled.string, defaults, binds, results)
+    return _Compiled(compiled.string, defaults, binds, results, not dialect.positional)
 
 
 def _bind_processor(compiled: SQLCompiler, dialect: Dialect, name: str) -> Processor:

@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     Table,
     and_,
+    any_,
     bindparam,
     func,
     insert,
@@ -18,6 +20,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql import ColumnElement, Executable, Insert, Select
 
@@ -70,6 +73,15 @@ class _TenantScoped:
 
     def _mine(self, table: Table) -> ColumnElement[bool]:
         return table.c.tenant_id == self._tenant
+
+    def _among(self, column: ColumnElement[str], keys: Collection[str]
+               ) -> ColumnElement[bool]:
+        """``column IN keys``; on PostgreSQL ``column = ANY(:keys)``, one array parameter
+        instead of one per key, which SQLAlchemy, psycopg and the server handle in about
+        half the time for a page of a thousand."""
+        if self._conn.dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(keys), type_=ARRAY(String())))
+        return column.in_(list(keys))
 
     def _upsert(self, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
                 ) -> None:
@@ -164,7 +176,7 @@ class SQLCustomerRepository(_TenantScoped):
     def get_many(self, customer_ids: Collection[str]) -> dict[str, Customer]:
         found: dict[str, Customer] = {}
         for batch in chunks(set(customer_ids), IN_CHUNK):
-            query = select(self._t).where(self._mine(self._t), self._t.c.id.in_(batch))
+            query = select(self._t).where(self._mine(self._t), self._among(self._t.c.id, batch))
             found.update((r["id"], rows.customer_from_row(r))
                          for r in self._conn.execute(query).mappings())
         return found
@@ -376,17 +388,15 @@ class SQLOrderRepository(_TenantScoped):
 def _insert_many(conn: Connection, table: Table, params: list[dict[str, Any]]) -> None:
     """INSERT rows (``params``: dicts naming every column of ``table``) in one executemany.
 
-    On SQLite the rows go straight to the driver's ``executemany`` (through
-    ``exec_driver_sql``, so statement listeners still see them), each value converted by
-    its column type's bind processor (:func:`driver.compile_once`): SQLAlchemy's own
-    per-row parameter handling costs about as much as SQLite's insert does. Other
-    databases keep SQLAlchemy's executemany, which may batch rows into multi-VALUES
-    statements ("insertmanyvalues").
+    The rows go straight to the driver's ``executemany`` (through ``exec_driver_sql``, so
+    statement listeners still see them and errors are translated as usual), each value
+    converted by its column type's bind processor (:func:`driver.compile_once`):
+    SQLAlchemy's own per-row parameter handling costs about as much as SQLite's insert
+    does, and a third of psycopg's. For INSERT without RETURNING, SQLAlchemy hands the
+    rows to the same ``executemany`` (psycopg pipelines them, PyMySQL folds them into
+    multi-row statements).
     """
     if not params:
-        return
-    if conn.dialect.name != "sqlite":
-        conn.execute(insert(table), params)
         return
     compiled = driver.compile_once(conn.dialect, _insert_of(table), tuple(params[0]))
     conn.exec_driver_sql(compiled.sql, [compiled.parameters(row) for row in params])

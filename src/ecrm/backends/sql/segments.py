@@ -16,7 +16,9 @@ from ecrm.backends.sql.repositories import (
     _TenantScoped,
     tenant_of,
 )
+from ecrm.backends.sql.rows import customer_from_row
 from ecrm.batching import chunks
+from ecrm.domain.customers import Customer
 from ecrm.domain.segments import (
     Membership,
     MembershipChange,
@@ -92,6 +94,19 @@ class SQLSegmentRepository(_TenantScoped):
         if after is not None:
             query = query.where(_m.c.customer_id > after)
         return self._memberships(query.order_by(_m.c.customer_id).limit(limit))
+
+    def member_customers(self, segment_id: str, *, after: str | None, limit: int
+                         ) -> list[Customer]:
+        """The page of :meth:`members` joined to the customer rows (the foreign key
+        keeps one per member), along the same primary key."""
+        c = tables.customers
+        query = (select(c).join(_m, (_m.c.tenant_id == c.c.tenant_id)
+                                & (_m.c.customer_id == c.c.id))
+                 .where(self._mine(_m), _m.c.segment_id == segment_id))
+        if after is not None:
+            query = query.where(_m.c.customer_id > after)
+        query = query.order_by(_m.c.customer_id).limit(limit)
+        return [customer_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def is_member(self, segment_id: str, customer_id: str) -> bool:
         """True when the (segment, customer) key exists."""

@@ -151,6 +151,24 @@ class SegmentContract(ContractBase):
                                key=lambda m: m.segment_id)
         assert store.read(lambda r: r.memberships_of("nobody")) == []
 
+    def test_member_customers_are_the_customers_of_a_members_page(self, store: Store
+                                                                  ) -> None:
+        customers = store.customers(7)
+        with store.unit() as uow:
+            uow.customers.replace(attrs.evolve(uow.customers.get(customers[2]),
+                                               name="顧客", attributes={"rank": [1, "a"]}))
+        segment, other = store.segment("one"), store.segment("two")
+        store.join(segment, customers[1:6])
+        store.join(other, customers)
+        for after, limit in [(None, 3), (customers[3], 3), (customers[0], 10),
+                             (customers[6], 3)]:
+            with store.unit() as uow:
+                page = uow.segments.members(segment.id, after=after, limit=limit)
+                found = uow.customers.get_many([m.customer_id for m in page])
+                expected = [found[m.customer_id] for m in page]
+                assert uow.segments.member_customers(segment.id, after=after,
+                                                     limit=limit) == expected
+
     def test_thousands_of_members_come_and_go_in_bulk(self, store: Store) -> None:
         customers = store.customers(3000)
         big, small = store.segment("big"), store.segment("small")
