@@ -102,7 +102,7 @@ class SQLSegmentRepository(_TenantScoped):
         c = tables.customers
         query = (select(c).join(_m, (_m.c.tenant_id == c.c.tenant_id)
                                 & (_m.c.customer_id == c.c.id))
-                 .where(self._mine(_m), _m.c.segment_id == segment_id))
+                 .where(self._mine(_m), self._mine(c), _m.c.segment_id == segment_id))
         if after is not None:
             query = query.where(_m.c.customer_id > after)
         query = query.order_by(_m.c.customer_id).limit(limit)
