@@ -8,7 +8,9 @@ def test_ids_strictly_increase_within_a_process() -> None:
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
-def test_ids_are_version_7_uuids() -> None:
+def test_ids_are_version_7_uuids_in_their_canonical_text() -> None:
     import uuid
 
-    assert uuid.UUID(new_id()).version == 7
+    for _ in range(1000):
+        text = new_id()
+        assert uuid.UUID(text).version == 7 and str(uuid.UUID(text)) == text

@@ -55,6 +55,32 @@ class _Compiled:
         return tuple([values[name] if convert is None else convert(values[name])
                       for name, convert in self.binds])
 
+    def many(self, rows: Sequence[Params]) -> list[tuple[Any, ...]] | list[dict[str, Any]]:
+        """:meth:`parameters` of each of ``rows``. A value that is the very object the row
+        before had in its place (a batch's one timestamp, its campaign id) is converted
+        once: bind processors are pure functions of the value."""
+        last: list[Any] = [_UNSEEN] * len(self.binds)
+        done: list[Any] = [None] * len(self.binds)
+        converted: list[Any] = []
+        for params in rows:
+            values = {**self.defaults, **params} if self.defaults else params
+            row = []
+            for index, (name, convert) in enumerate(self.binds):
+                value = values[name]
+                if convert is not None:
+                    if value is not last[index]:
+                        last[index], done[index] = value, convert(value)
+                    value = done[index]
+                row.append(value)
+            converted.append(dict(zip(self.names, row, strict=True)) if self.named
+                             else tuple(row))
+        return converted
+
+    @property
+    def names(self) -> list[str]:
+        """The parameters' names, in position order."""
+        return [name for name, _ in self.binds]
+
     def rows(self, raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not self.results:
             return raw
@@ -66,6 +92,8 @@ class _Compiled:
             converted.append(tuple(row))
         return converted
 
+
+_UNSEEN = object()
 
 _compiled: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]],
                                                     _Compiled]] = weakref.WeakKeyDictionary()
@@ -115,8 +143,7 @@ def write(conn: Connection, statement: Executable, params: Params | Sequence[Par
         _call(conn.dialect, sqlite.execute, compiled.sql, compiled.parameters(params))
     else:
         compiled = compile_once(conn.dialect, statement, tuple(params[0]))
-        _call(conn.dialect, sqlite.executemany, compiled.sql,
-              [compiled.parameters(p) for p in params])
+        _call(conn.dialect, sqlite.executemany, compiled.sql, compiled.many(params))
 
 
 def plain(conn: Connection, sql: str) -> None:

@@ -399,7 +399,7 @@ def _insert_many(conn: Connection, table: Table, params: list[dict[str, Any]]) -
     if not params:
         return
     compiled = driver.compile_once(conn.dialect, _insert_of(table), tuple(params[0]))
-    conn.exec_driver_sql(compiled.sql, [compiled.parameters(row) for row in params])
+    conn.exec_driver_sql(compiled.sql, compiled.many(params))  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=64)
