@@ -516,7 +516,7 @@ consents = Table(
     Column("source", String(200)),
     Column("level", String(16)),
     customer_fk(),
-    Index(None, "tenant_id", "channel", "purpose", "granted"),
+    Index(None, "tenant_id", "channel", "purpose", "granted", "customer_id"),
     **MYSQL_OPTIONS,
 )
 
