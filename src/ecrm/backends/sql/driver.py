@@ -46,12 +46,11 @@ class _Compiled:
     results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns to convert
     named: bool  # the dialect's paramstyle names its parameters (``%(name)s``)
 
-    def parameters(self, params: Params) -> tuple[Any, ...] | dict[str, Any]:
-        """The driver's parameters: a tuple in position order, or a dict by name."""
+    def parameters(self, params: Params) -> tuple[Any, ...]:
+        """The driver's parameters in position order (SQLite's statements; a named
+        paramstyle only comes through :meth:`many`)."""
+        assert not self.named
         values = {**self.defaults, **params} if self.defaults else params
-        if self.named:
-            return {name: values[name] if convert is None else convert(values[name])
-                    for name, convert in self.binds}
         return tuple([values[name] if convert is None else convert(values[name])
                       for name, convert in self.binds])
 
@@ -59,27 +58,23 @@ class _Compiled:
         """:meth:`parameters` of each of ``rows``. A value that is the very object the row
         before had in its place (a batch's one timestamp, its campaign id) is converted
         once: bind processors are pure functions of the value."""
-        last: list[Any] = [_UNSEEN] * len(self.binds)
-        done: list[Any] = [None] * len(self.binds)
+        names = [name for name, _ in self.binds]
+        converting = [(index, convert) for index, (_, convert) in enumerate(self.binds)
+                      if convert is not None]
+        last: dict[int, Any] = dict.fromkeys(range(len(names)), _UNSEEN)
+        done: dict[int, Any] = {}
         converted: list[Any] = []
         for params in rows:
             values = {**self.defaults, **params} if self.defaults else params
-            row = []
-            for index, (name, convert) in enumerate(self.binds):
-                value = values[name]
-                if convert is not None:
-                    if value is not last[index]:
-                        last[index], done[index] = value, convert(value)
-                    value = done[index]
-                row.append(value)
-            converted.append(dict(zip(self.names, row, strict=True)) if self.named
+            row = [values[name] for name in names]
+            for index, convert in converting:
+                value = row[index]
+                if value is not last[index]:
+                    last[index], done[index] = value, convert(value)
+                row[index] = done[index]
+            converted.append(dict(zip(names, row, strict=True)) if self.named
                              else tuple(row))
         return converted
-
-    @property
-    def names(self) -> list[str]:
-        """The parameters' names, in position order."""
-        return [name for name, _ in self.binds]
 
     def rows(self, raw: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         if not self.results:
