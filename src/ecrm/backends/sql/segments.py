@@ -90,23 +90,23 @@ class SQLSegmentRepository(_TenantScoped):
     def members(self, segment_id: str, *, after: str | None, limit: int
                 ) -> list[Membership]:
         """A page of memberships by customer id, along the primary key."""
-        query = select(_m).where(self._mine(_m), _m.c.segment_id == segment_id)
-        if after is not None:
-            query = query.where(_m.c.customer_id > after)
-        return self._memberships(query.order_by(_m.c.customer_id).limit(limit))
+        return self._memberships(self._page(select(_m), segment_id, after, limit))
 
     def member_customers(self, segment_id: str, *, after: str | None, limit: int
                          ) -> list[Customer]:
-        """The page of :meth:`members` joined to the customer rows (the foreign key
-        keeps one per member), along the same primary key."""
+        """The page of :meth:`members`, then its customers by key (the foreign key keeps
+        one per member). Not one join: PostgreSQL plans that as a merge or hash join over
+        every customer from the first (it does not carry ``> after`` across the join), so
+        each page would cost more than the one before."""
+        page = self._page(select(_m.c.customer_id), segment_id, after, limit)
+        ids = list(self._conn.execute(page).scalars().all())
         c = tables.customers
-        query = (select(c).join(_m, (_m.c.tenant_id == c.c.tenant_id)
-                                & (_m.c.customer_id == c.c.id))
-                 .where(self._mine(_m), self._mine(c), _m.c.segment_id == segment_id))
-        if after is not None:
-            query = query.where(_m.c.customer_id > after)
-        query = query.order_by(_m.c.customer_id).limit(limit)
-        return [customer_from_row(row) for row in self._conn.execute(query).mappings()]
+        found: dict[str, Customer] = {}
+        for batch in chunks(ids, IN_CHUNK):
+            query = select(c).where(self._mine(c), self._among(c.c.id, batch))
+            found.update((row["id"], customer_from_row(row))
+                         for row in self._conn.execute(query).mappings().all())
+        return [found[cid] for cid in ids if cid in found]
 
     def is_member(self, segment_id: str, customer_id: str) -> bool:
         """True when the (segment, customer) key exists."""
@@ -202,6 +202,14 @@ class SQLSegmentRepository(_TenantScoped):
 
     def _segments(self, query: Select[Any]) -> list[Segment]:
         return [_segment_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def _page(self, query: Select[Any], segment_id: str, after: str | None, limit: int
+              ) -> Select[Any]:
+        """``query`` narrowed to the segment's next ``limit`` members after ``after``."""
+        query = query.where(self._mine(_m), _m.c.segment_id == segment_id)
+        if after is not None:
+            query = query.where(_m.c.customer_id > after)
+        return query.order_by(_m.c.customer_id).limit(limit)
 
     def _memberships(self, query: Select[Any]) -> list[Membership]:
         return [Membership(row["segment_id"], row["customer_id"], row["since"])
