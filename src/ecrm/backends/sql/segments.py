@@ -94,13 +94,20 @@ class SQLSegmentRepository(_TenantScoped):
 
     def member_customers(self, segment_id: str, *, after: str | None, limit: int
                          ) -> list[Customer]:
-        """The page of :meth:`members`, then its customers by key (the foreign key keeps
-        one per member). Not one join: PostgreSQL plans that as a merge or hash join over
-        every customer from the first (it does not carry ``> after`` across the join), so
-        each page would cost more than the one before."""
+        """The customers of the page of :meth:`members` (the foreign key keeps one per
+        member). SQLite reads them in one join, walking the members' key and probing the
+        customers'; elsewhere the page's ids come first, then their customers by key:
+        PostgreSQL plans the join as a merge or hash join over every customer from the
+        first (it does not carry ``> after`` across the join), so each page would cost
+        more than the one before."""
+        c = tables.customers
+        if self._conn.dialect.name == "sqlite":
+            joined = select(c).join(_m, (_m.c.tenant_id == c.c.tenant_id)
+                                    & (_m.c.customer_id == c.c.id)).where(self._mine(c))
+            return [customer_from_row(row) for row in self._conn.execute(
+                self._page(joined, segment_id, after, limit)).mappings().all()]
         page = self._page(select(_m.c.customer_id), segment_id, after, limit)
         ids = list(self._conn.execute(page).scalars().all())
-        c = tables.customers
         found: dict[str, Customer] = {}
         for batch in chunks(ids, IN_CHUNK):
             query = select(c).where(self._mine(c), self._among(c.c.id, batch))
