@@ -392,9 +392,9 @@ def _insert_many(conn: Connection, table: Table, params: list[dict[str, Any]]) -
     statement listeners still see them and errors are translated as usual), each value
     converted by its column type's bind processor (:func:`driver.compile_once`):
     SQLAlchemy's own per-row parameter handling costs about as much as SQLite's insert
-    does, and a third of psycopg's. For INSERT without RETURNING, SQLAlchemy hands the
-    rows to the same ``executemany`` (psycopg pipelines them, PyMySQL folds them into
-    multi-row statements).
+    does. For INSERT without RETURNING, SQLAlchemy hands the rows to the same
+    ``executemany`` (psycopg pipelines them, PyMySQL folds them into multi-row
+    statements), so only its parameter handling is skipped.
     """
     if not params:
         return
