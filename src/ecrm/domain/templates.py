@@ -150,9 +150,9 @@ def _paths(item: Node | Expression) -> Iterator[Path]:
 
 def _straight_line(nodes: tuple[Node, ...]) -> tuple[Text | Output, ...] | None:
     """``nodes`` when they are text and ``{{ path }}`` outputs only (most subjects and
-    bodies), else None. Such a template has no loop and at most :data:`MAX_TEMPLATE`
-    characters, so its steps stay far below :data:`MAX_STEPS` and it can be rendered
-    without counting them."""
+    bodies), else None. Such a template has no loop and at most 64 Ki characters (the
+    parser's limit), so its steps stay far below :data:`MAX_STEPS` and it can be
+    rendered without counting them."""
     for node in nodes:
         if not (type(node) is Text or (type(node) is Output and
                                        type(node.expression) is Path)):
