@@ -121,7 +121,9 @@ class CustomerService:
 
         Orders and everything else attached to the duplicate move to the survivor (of
         tiers the higher, of marketing consent per channel the later decision; segment
-        memberships too, except in segments the survivor is in already); the survivor's
+        memberships too, except in segments the survivor is in already; the duplicate's
+        sign-up, birthday, second-purchase and win-back series end where the survivor has
+        one); the survivor's
         values win and its blanks are filled from the duplicate; the merge is recorded
         (see :meth:`merges`) and the duplicate id keeps answering ``get`` with the
         survivor.
@@ -137,6 +139,7 @@ class CustomerService:
             now = self._crm.clock.now()
             merged = rules.merge_into(survivor, duplicate, now)
             uow.customers.add_merge(CustomerMerge(survivor.id, duplicate.id, now, duplicate))
+            self._crm.journeys.absorb(uow, survivor.id, duplicate.id)
             uow.reassign_customer(duplicate.id, survivor.id)
             uow.segments.absorb_member(duplicate.id, survivor.id)
             uow.campaigns.absorb_member(duplicate.id, survivor.id)

@@ -148,6 +148,23 @@ class JourneyService:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def absorb(self, uow: UnitOfWork, survivor_id: str, duplicate_id: str) -> None:
+        """Inside a merge's unit of work, before the duplicate's rows move: end the
+        duplicate's active series in journeys whose occasion is the customer (sign-up,
+        birthday, second purchase, win-back) where the survivor is enrolled too, so the
+        merged customer does not get a series twice. Series for orders, carts, points,
+        tier changes and cases move to the survivor with the rest."""
+        theirs = [e for e in uow.journeys.enrollments_of(duplicate_id)
+                  if e.status == EnrollmentStatus.ACTIVE]
+        ours = {e.journey_id for e in uow.journeys.enrollments_of(survivor_id)}
+        now = self._crm.clock.now()
+        for enrollment in theirs:
+            if enrollment.journey_id in ours and self._get(
+                    uow, enrollment.journey_id).trigger.kind in rules.PER_CUSTOMER_TRIGGERS:
+                uow.journeys.update_enrollment(attrs.evolve(
+                    enrollment, status=EnrollmentStatus.EXITED, due_at=None,
+                    reason=f"merged into {survivor_id}", updated_at=now))
+
     def _steps(self, given: object) -> tuple[Step, ...]:
         steps = rules.steps(given)
         checked = []

@@ -44,6 +44,13 @@ class JourneyTriggerKind(enum.StrEnum):
     CASE_RESOLVED = "case_resolved"  #: occasion: the support case
 
 
+#: Triggers whose occasion is the customer themselves (with the year, or their last
+#: order): a merged customer keeps one series of each, the survivor's.
+PER_CUSTOMER_TRIGGERS = frozenset({JourneyTriggerKind.SIGNUP, JourneyTriggerKind.BIRTHDAY,
+                                   JourneyTriggerKind.SECOND_PURCHASE,
+                                   JourneyTriggerKind.WIN_BACK})
+
+
 class EnrollmentStatus(enum.StrEnum):
     """Where one customer is in a journey for one occasion."""
 

@@ -336,15 +336,34 @@ class JourneyContract(ContractBase):
         assert [j.name for j in crm.journeys.list()] == ["welcome"]
 
     def test_journey_enrollments_follow_a_merge(self, crm: CRM) -> None:
+        """The survivor keeps one sign-up series; each order keeps its follow-up."""
         journey = crm.journeys.create("welcome", trigger=JourneyTrigger.signup(),
                                       steps=SERIES)
+        follow_up = crm.journeys.create("thanks", trigger=JourneyTrigger.order_placed(HOUR),
+                                        steps=SERIES)
         survivor, duplicate = member(crm, "survivor"), member(crm, "duplicate")
-        crm.journeys.run_due()
+        order(crm, "o-survivor", survivor)
+        order(crm, "o-duplicate", duplicate)
+        crm.clock.advance(HOUR)
+        assert crm.journeys.run_due().queued == 4
         crm.customers.merge(survivor, duplicate)
         mine = crm.journeys.for_customer(survivor)
-        assert sorted(e.occasion for e in mine) == sorted([survivor, duplicate])
+        assert sorted(e.occasion for e in mine) == sorted(
+            [survivor, duplicate, "o-survivor", "o-duplicate"])
         assert crm.journeys.for_customer(duplicate) == []
+        at_merge = {(e.journey_id, e.occasion): (e.status, e.reason) for e in mine}
+        assert at_merge[(journey.id, duplicate)] == (EnrollmentStatus.EXITED,
+                                                      f"merged into {survivor}")
         crm.clock.advance(2 * DAY)
-        assert crm.journeys.run_due().queued == 2
-        assert {e.status for e in crm.journeys.enrollments(journey.id)} == {
-            EnrollmentStatus.COMPLETED}
+        assert crm.journeys.run_due().queued == 3
+        ended = {(e.journey_id, e.occasion): e.status
+                 for e in crm.journeys.for_customer(survivor)}
+        assert ended == {(journey.id, survivor): EnrollmentStatus.COMPLETED,
+                         (journey.id, duplicate): EnrollmentStatus.EXITED,
+                         (follow_up.id, "o-survivor"): EnrollmentStatus.COMPLETED,
+                         (follow_up.id, "o-duplicate"): EnrollmentStatus.COMPLETED}
+        assert journey_messages(crm) == {
+            **{f"journey:{journey.id}:{survivor}:{step}": 1 for step in (0, 1)},
+            f"journey:{journey.id}:{duplicate}:0": 1,
+            **{f"journey:{follow_up.id}:o-{who}:{step}": 1
+               for who in ("survivor", "duplicate") for step in (0, 1)}}
