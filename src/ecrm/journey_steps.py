@@ -11,7 +11,7 @@ unit of work that moves the enrollment on, under the key
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,7 @@ from ecrm.domain import outbox
 from ecrm.domain.automation import Enrollment, EnrollmentStatus, Journey, Step, next_due
 from ecrm.domain.campaign_content import CompiledVariant, compile_variants, customer_context
 from ecrm.domain.campaigns import Variant
+from ecrm.domain.consent_tokens import TokenAction
 from ecrm.domain.customers import Customer
 from ecrm.domain.ids import new_id
 from ecrm.errors import ValidationError
@@ -35,7 +36,7 @@ CHUNK = 500
 #: The longest outbox key; longer occasions are hashed into it.
 MAX_KEY = 128
 #: What a step's templates may use.
-CONTEXT = frozenset({"customer", "coupon", "campaign"})
+CONTEXT = frozenset({"customer", "coupon", "campaign", "unsubscribe_url"})
 #: The priority of journey messages (campaigns default to 5).
 PRIORITY = 5
 
@@ -53,11 +54,12 @@ class StepTally:
 
 def compile_step(step: Step) -> CompiledVariant:
     """The step's parsed templates; they may use ``customer``, ``coupon`` (when the
-    step offers one) and ``campaign`` (the journey's ``id`` and ``name``, the step
-    index as ``variant``). :raises ValidationError: on ``variants[0]``."""
+    step offers one), ``campaign`` (the journey's ``id`` and ``name``, the step index
+    as ``variant``) and ``unsubscribe_url`` (when the step has one).
+    :raises ValidationError: on ``variants[0]``."""
     variant = Variant("default", step.body, step.subject, step.html)
     compiled = compile_variants([variant], has_coupon=step.coupon is not None,
-                                has_unsubscribe=False)[0]
+                                has_unsubscribe=step.unsubscribe_url is not None)[0]
     unsupported = sorted(compiled.needs - CONTEXT)
     if unsupported:
         raise ValidationError("variants[0]", f"uses {', '.join(unsupported)}, which journey "
@@ -119,12 +121,14 @@ def _send_steps(crm: CRM, uow: UnitOfWork, journey: Journey, going: Sequence[Enr
         sending = [c.id for c in members if c.id not in reasons]
         coupons = issue_coupons(crm, uow, step.coupon, sending)
         compiled = compile_step(step)
+        sign = None if step.unsubscribe_url is None else crm.consent.signer(
+            step.channel, step.purpose, TokenAction.UNSUBSCRIBE)
         for enrollment in group:
             customer = customers[enrollment.customer_id]
             reason = reasons.get(customer.id)
             if reason is None:
                 message, reason = _message(journey, index, compiled, enrollment, customer,
-                                           coupons.get(customer.id), now)
+                                           coupons.get(customer.id), now, sign)
                 if message is not None:
                     messages.append(message)
             queued += reason is None
@@ -135,23 +139,30 @@ def _send_steps(crm: CRM, uow: UnitOfWork, journey: Journey, going: Sequence[Enr
 
 
 def _message(journey: Journey, index: int, compiled: CompiledVariant, enrollment: Enrollment,
-             customer: Customer, coupon: dict[str, Any] | None, now: datetime
+             customer: Customer, coupon: dict[str, Any] | None, now: datetime,
+             sign: Callable[[str], str] | None
              ) -> tuple[outbox.OutboxMessage | None, str | None]:
     """The step's message for the customer, or None and why (a template that fails for
-    this customer)."""
+    this customer). ``sign`` makes the customer's unsubscribe token when the step has a
+    link."""
     step = journey.steps[index]
     context: dict[str, Any] = {
         "customer": customer_context(customer),
         "campaign": {"id": journey.id, "name": journey.name, "variant": str(index)}}
     if coupon is not None:
         context["coupon"] = coupon
+    if step.unsubscribe_url is not None and sign is not None:
+        context["unsubscribe_url"] = step.unsubscribe_url.replace("{token}", sign(customer.id))
     try:
         subject, body, html = compiled.render(context)
+        data = {k: v for k, v in (("html", html),
+                                  ("unsubscribe_url", context.get("unsubscribe_url")))
+                if v is not None}
         message = outbox.new_message(
             message_id=new_id(), key=outbox_key(journey.id, enrollment.occasion, index),
             channel=step.channel, purpose=step.purpose, customer_id=customer.id,
             recipient=address_of(customer, step.channel), subject=subject, body=body,
-            data={} if html is None else {"html": html}, priority=PRIORITY, due_at=None,
+            data=data, priority=PRIORITY, due_at=None,
             campaign_id=None, variant=None, step=str(index), now=now)
     except ValidationError as error:
         return None, f"{error.field}: {error.message}"[:200]

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ecrm.domain import campaigns as campaign_rules
 from ecrm.domain import consent as consent_rules
 from ecrm.domain import validation as check
 from ecrm.domain.campaigns import CouponOffer
@@ -154,7 +155,9 @@ class JourneyTrigger:
 class Step:
     """One message of a journey, sent ``wait`` after the previous step (after the
     enrollment, for the first): templates like a campaign's, a channel and purpose,
-    and optionally a coupon per recipient."""
+    optionally a coupon per recipient, and optionally an unsubscribe link
+    (``https://.../unsubscribe?t={token}``, signed per recipient; needs
+    ``CRM(secret=...)``) that the templates use as ``unsubscribe_url``."""
 
     wait: timedelta
     body: str
@@ -163,6 +166,7 @@ class Step:
     channel: str = "email"
     purpose: str = consent_rules.MARKETING
     coupon: CouponOffer | None = None
+    unsubscribe_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The step as JSON can hold it."""
@@ -172,7 +176,8 @@ class Step:
                 "purpose": self.purpose,
                 "coupon": None if coupon is None else {
                     "code": coupon.code, "terms": coupon.terms and dict(coupon.terms),
-                    "prefix": coupon.prefix}}
+                    "prefix": coupon.prefix},
+                "unsubscribe_url": self.unsubscribe_url}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Step:
@@ -180,7 +185,8 @@ class Step:
         coupon = data["coupon"]
         return cls(timedelta(seconds=data["wait_seconds"]), data["body"], data["subject"],
                    data["html"], data["channel"], data["purpose"],
-                   None if coupon is None else CouponOffer(**coupon))
+                   None if coupon is None else CouponOffer(**coupon),
+                   data.get("unsubscribe_url"))  # absent in steps stored before it
 
 
 @attrs.frozen
@@ -250,9 +256,12 @@ def steps(values: object) -> tuple[Step, ...]:
         if not isinstance(step, Step):
             raise ValidationError(field, "expected an ecrm.Step")
         _duration(f"{field}.wait", step.wait)
+        url = None if step.unsubscribe_url is None else _in(
+            field, campaign_rules.unsubscribe_url, step.unsubscribe_url)
         checked.append(attrs.evolve(step, channel=_in(field, consent_rules.channel,
                                                        step.channel),
-                                    purpose=_in(field, consent_rules.purpose, step.purpose)))
+                                    purpose=_in(field, consent_rules.purpose, step.purpose),
+                                    unsubscribe_url=url))
     return tuple(checked)
 
 

@@ -269,6 +269,22 @@ class JourneyContract(ContractBase):
                            listed: "email address suppressed"}
         assert journey_messages(crm) == {}
 
+    def test_journey_unsubscribe_link_withdraws_consent(self, crm: CRM) -> None:
+        shop = CRM(crm.backend, tenant=crm.tenant, clock=crm.clock,
+                   secret="journey tests' secret, long enough")
+        shop.journeys.create("welcome", trigger=JourneyTrigger.signup(), steps=[
+            Step(timedelta(0), "stop: {{ unsubscribe_url }}",
+                 unsubscribe_url="https://shop.example/unsubscribe?t={token}")])
+        customer = member(shop, "hana")
+        assert shop.journeys.run_due().queued == 1
+        [message] = [m for m in shop.messages.list() if m.customer_id == customer]
+        url = message.data["unsubscribe_url"]
+        assert message.body == f"stop: {url}" and url.startswith("https://shop.example/")
+        token = url.split("t=")[1]
+        assert shop.consent.read_token(token).customer_id == customer
+        shop.consent.unsubscribe(token)
+        assert not shop.consent.is_granted(customer, "email")
+
     def test_journey_coupon_per_recipient(self, crm: CRM) -> None:
         crm.journeys.create("welcome", trigger=JourneyTrigger.signup(), steps=[
             Step(timedelta(0), "{{ coupon.code }}",
@@ -303,6 +319,8 @@ class JourneyContract(ContractBase):
         ({"steps": [Step(DAY, "{{ customer.nmae }}")]}, "steps[0]"),
         ({"steps": [Step(DAY, "{{ points.balance }}")]}, "steps[0]"),
         ({"steps": [Step(DAY, "{{ coupon.code }}")]}, "steps[0]"),
+        ({"steps": [Step(DAY, "{{ unsubscribe_url }}")]}, "steps[0]"),
+        ({"steps": [Step(DAY, "hi", unsubscribe_url="https://x.jp/u")]}, "steps[0]"),
         ({"steps": [Step(DAY, "hi", channel="pigeon post")]}, "steps[0]"),
         ({"exit_on": ["refund"]}, "exit_on"),
         ({"enabled": "yes"}, "enabled"),
