@@ -178,7 +178,7 @@ class SQLCustomerRepository(_TenantScoped):
         for batch in chunks(set(customer_ids), IN_CHUNK):
             query = select(self._t).where(self._mine(self._t), self._among(self._t.c.id, batch))
             found.update((r["id"], rows.customer_from_row(r))
-                         for r in self._conn.execute(query).mappings())
+                         for r in self._conn.execute(query).mappings().all())
         return found
 
     def replace(self, customer: Customer) -> None:

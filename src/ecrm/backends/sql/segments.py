@@ -12,6 +12,7 @@ from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import (
     IN_CHUNK,
     TENANT,
+    SQLCustomerRepository,
     _insert_many,
     _TenantScoped,
     tenant_of,
@@ -108,11 +109,7 @@ class SQLSegmentRepository(_TenantScoped):
                 self._page(joined, segment_id, after, limit)).mappings().all()]
         page = self._page(select(_m.c.customer_id), segment_id, after, limit)
         ids = list(self._conn.execute(page).scalars().all())
-        found: dict[str, Customer] = {}
-        for batch in chunks(ids, IN_CHUNK):
-            query = select(c).where(self._mine(c), self._among(c.c.id, batch))
-            found.update((row["id"], customer_from_row(row))
-                         for row in self._conn.execute(query).mappings().all())
+        found = SQLCustomerRepository(self._conn, self._tenant).get_many(ids)
         return [found[cid] for cid in ids if cid in found]
 
     def is_member(self, segment_id: str, customer_id: str) -> bool:
