@@ -88,6 +88,7 @@ class CRM:
         from ecrm.loyalty import LoyaltyService
         from ecrm.messages import MessageService
         from ecrm.orders import OrderService
+        from ecrm.privacy import PrivacyService
         from ecrm.recommendations import RecommendationService
         from ecrm.referrals import ReferralService
         from ecrm.segments import SegmentService
@@ -124,6 +125,7 @@ class CRM:
         self.messages.gate = ContactGate(contact or ContactPolicy())
         self.campaigns = CampaignService(self)
         self.journeys = JourneyService(self)
+        self.privacy = PrivacyService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
