@@ -9,14 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from ecrm.domain import privacy as rules
 from ecrm.domain.customers import CustomerMerge
-from ecrm.domain.outbox import MessageStatus
-from ecrm.domain.privacy import Redaction
+from ecrm.domain.privacy import FINISHED, Redaction
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _Table, _TenantData
-
-FINISHED = (MessageStatus.SENT, MessageStatus.DEAD, MessageStatus.CANCELLED)
-
 
 class MemoryPrivacyRepository:
     """Erasure across the tenant's tables; records in a table of their own."""
@@ -36,13 +32,14 @@ class MemoryPrivacyRepository:
             ("outbox", data.outbox, rules.erased_message),
         ]
         self._forget_message_sources(customer_id)
-        removed = {name: _rewrite(table, customer_id, erase) for name, table, erase in erasures}
-        orders = _keys_of(data.orders, customer_id)
-        removed["refunds"] = _rewrite_children(data.refunds, "order_id", orders,
-                                               rules.erased_refund)
-        cases = _keys_of(data.cases, customer_id)
-        removed["case_status_changes"] = _rewrite_children(
-            data.case_status_changes, "case_id", cases, rules.erased_status_change)
+        mine = {customer_id}
+        removed = {name: _rewrite(table, "customer_id", mine, erase)
+                   for name, table, erase in erasures}
+        removed["refunds"] = _rewrite(data.refunds, "order_id", _keys_of(data.orders, mine),
+                                      rules.erased_refund)
+        removed["case_status_changes"] = _rewrite(
+            data.case_status_changes, "case_id", _keys_of(data.cases, mine),
+            rules.erased_status_change)
         return removed
 
     def recipients(self, customer_id: str) -> set[tuple[str, str]]:
@@ -75,20 +72,13 @@ class MemoryPrivacyRepository:
                 sources.delete(f"{message.channel} {message.external_id}")
 
 
-def _rewrite(table: _Table, customer_id: str, erase: Callable[[Any], Any]) -> int:
-    mine = [(key, row) for key, row in table.rows.items() if row.customer_id == customer_id]
-    for key, row in mine:
-        table.update(key, erase(row))
-    return len(mine)
+def _keys_of(table: _Table, customer_ids: set[str]) -> set[str]:
+    return {key for key, row in table.rows.items() if row.customer_id in customer_ids}
 
 
-def _keys_of(table: _Table, customer_id: str) -> set[str]:
-    return {key for key, row in table.rows.items() if row.customer_id == customer_id}
-
-
-def _rewrite_children(table: _Table, link: str, parents: set[str],
-                      erase: Callable[[Any], Any]) -> int:
-    mine = [(key, row) for key, row in table.rows.items() if getattr(row, link) in parents]
+def _rewrite(table: _Table, link: str, owners: set[str], erase: Callable[[Any], Any]) -> int:
+    """Replace each row whose ``link`` field is one of ``owners`` by its erased form."""
+    mine = [(key, row) for key, row in table.rows.items() if getattr(row, link) in owners]
     for key, row in mine:
         table.update(key, erase(row))
     return len(mine)

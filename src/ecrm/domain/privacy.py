@@ -28,6 +28,9 @@ ERASED_TEXT = "[erased]"
 #: Outbox states a message can still leave; erasure cancels them.
 UNSENT = (MessageStatus.PENDING, MessageStatus.SENDING)
 
+#: Outbox states that are final; retention may purge them.
+FINISHED = (MessageStatus.SENT, MessageStatus.DEAD, MessageStatus.CANCELLED)
+
 
 @attrs.frozen
 class Redaction:

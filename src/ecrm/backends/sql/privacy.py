@@ -14,7 +14,7 @@ from ecrm.backends.sql.repositories import IN_CHUNK, _TenantScoped
 from ecrm.batching import chunks
 from ecrm.domain.customers import CustomerMerge
 from ecrm.domain.outbox import MessageStatus
-from ecrm.domain.privacy import ERASED_TEXT, UNSENT, Redaction
+from ecrm.domain.privacy import ERASED_TEXT, FINISHED, UNSENT, Redaction
 
 #: What each table's personal columns become, for the rows whose ``customer_id`` is the
 #: erased customer (mirrors the ``erased_*`` functions of ecrm.domain.privacy).
@@ -35,8 +35,6 @@ ERASED_THROUGH_PARENT: tuple[tuple[Table, str, Table, str, dict[str, Any]], ...]
     (tables.refunds, "order_id", tables.orders, "order_id", {"reason": None}),
     (tables.case_status_changes, "case_id", tables.cases, "id", {"actor": None}),
 )
-
-FINISHED = [str(s) for s in (MessageStatus.SENT, MessageStatus.DEAD, MessageStatus.CANCELLED)]
 
 _outbox = tables.outbox
 _redactions = tables.redactions
@@ -81,8 +79,9 @@ class SQLPrivacyRepository(_TenantScoped):
 
     def delete_messages(self, before: datetime, limit: int) -> int:
         # Ids first, then a DELETE by id: MySQL allows no LIMIT in a subquery of DELETE.
+        finished = [str(status) for status in FINISHED]
         ids = list(self._conn.execute(
-            select(_outbox.c.id).where(self._mine(_outbox), _outbox.c.status.in_(FINISHED),
+            select(_outbox.c.id).where(self._mine(_outbox), _outbox.c.status.in_(finished),
                                        _outbox.c.created_at < before).limit(limit)).scalars())
         for batch in chunks(ids, IN_CHUNK):
             self._conn.execute(delete(_outbox).where(self._mine(_outbox),
