@@ -7,7 +7,9 @@ without breaking the books (see ``docs/privacy.md``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from ecrm import customer_export
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -18,3 +20,10 @@ class PrivacyService:
 
     def __init__(self, crm: CRM) -> None:
         self._crm = crm
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything ecrm holds about the customer as one JSON-ready document (plain
+        dicts, lists, strings, numbers, booleans and None), read in one consistent unit
+        of work; see ``docs/privacy.md`` for its sections. A merged-away id answers for
+        the survivor. :raises NotFound: no such customer."""
+        return customer_export.export(self._crm, customer_id)
