@@ -166,14 +166,20 @@ def _cases(r: Reading) -> list[dict[str, Any]]:
         lambda m: (m.occurred_at, m.id))
     ids = [case.id for case in cases]
     histories = repo.histories(ids) if ids else {}
-    breaches = repo.breaches(ids) if ids else []
-    surveys = repo.surveys(ids) if ids else []
-    return [{**jsonable(case),
-             "status_changes": jsonable(histories.get(case.id, [])),
-             "messages": jsonable([m for m in messages if m.case_id == case.id]),
-             "sla_breaches": jsonable([b for b in breaches if b.case_id == case.id]),
-             "surveys": jsonable([s for s in surveys if s.case_id == case.id])}
+    parts = {"messages": _by_case(messages),
+             "sla_breaches": _by_case(repo.breaches(ids) if ids else []),
+             "surveys": _by_case(repo.surveys(ids) if ids else [])}
+    return [{**jsonable(case), "status_changes": jsonable(histories.get(case.id, [])),
+             **{name: jsonable(found.get(case.id, [])) for name, found in parts.items()}}
             for case in cases]
+
+
+def _by_case(rows: list[Any]) -> dict[str, list[Any]]:
+    """``rows`` (messages, breaches, surveys) grouped by their case, in order."""
+    grouped: dict[str, list[Any]] = {}
+    for row in rows:
+        grouped.setdefault(row.case_id, []).append(row)
+    return grouped
 
 
 def _loyalty(r: Reading) -> dict[str, Any]:
