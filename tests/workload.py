@@ -106,6 +106,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_campaigns(crm)
     exercise_journeys(crm)
     crm.privacy.export(two.id)  # merged into one: one's whole document
+    exercise_privacy(crm, one.id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:
@@ -505,3 +506,12 @@ def exercise_journeys(crm: CRM) -> None:
     shop.journeys.enrollments(journeys[0].id, status="completed", after="", limit=5)
     shop.customers.merge(ids[0], ids[1])
     shop.journeys.for_customer(ids[0])
+
+
+def exercise_privacy(crm: CRM, customer_id: str) -> None:
+    """Erase a customer who has a bit of everything, read the erasure record, and purge
+    old interactions and messages."""
+    crm.privacy.erase(customer_id)
+    crm.privacy.redactions(customer_id)
+    crm.privacy.purge(interactions_older_than=timedelta(days=3650),
+                      messages_older_than=timedelta(days=3650))

@@ -92,6 +92,7 @@ from ecrm.domain.outbox import (
     RetryPolicy,
     Send,
 )
+from ecrm.domain.privacy import Redaction
 from ecrm.domain.program import LoyaltyProgram
 from ecrm.domain.recommendations import (
     Activity,
@@ -133,6 +134,7 @@ from ecrm.errors import (
 from ecrm.hookspecs import hookimpl, hookspec
 from ecrm.importing import ImportReport, RejectedRow, read_customers_csv, read_orders_csv
 from ecrm.journeys import JourneyRunReport
+from ecrm.privacy import PurgeReport
 from ecrm.recommendations import SuggestionRequest
 from ecrm.segments import MembershipDelta
 
@@ -237,11 +239,13 @@ __all__ = [
     "PointsTransaction",
     "Priority",
     "ProductBonus",
+    "PurgeReport",
     "QuietHours",
     "Reason",
     "ReasonKind",
     "RecommendationRule",
     "Recommendations",
+    "Redaction",
     "Referral",
     "ReferralReward",
     "Refund",

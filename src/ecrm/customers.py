@@ -99,6 +99,8 @@ class CustomerService:
 
         Returns the stored customer. Writes nothing, and notifies nobody, when no value
         actually changes.
+
+        :raises ConflictError: the customer was erased (``crm.privacy.erase``).
         """
         def work(uow: UnitOfWork) -> Customer:
             current = resolve_customer(uow, customer_id, for_update=True)
@@ -106,6 +108,9 @@ class CustomerService:
             diff = _differences(current, changed)
             if not diff:
                 return current
+            if uow.privacy.redactions(current.id):
+                raise ConflictError(f"customer {current.id} was erased; create a new "
+                                    "customer instead of filling the erased one in again")
             self._check_references(uow, changed)
             self._check_unique(uow, changed)
             self._crm.validate("ecrm_validate_customer", customer=changed, changes=diff)

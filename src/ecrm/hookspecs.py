@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ecrm.domain.loyalty import PointsTransaction
     from ecrm.domain.orders import Order, Refund
     from ecrm.domain.outbox import OutboxMessage
+    from ecrm.domain.privacy import Redaction
     from ecrm.domain.recommendations import Suggestion
     from ecrm.domain.referrals import Referral
     from ecrm.domain.segment_fields import SegmentField
@@ -232,6 +233,17 @@ def ecrm_customers_merged(crm: CRM, survivor: Customer, duplicate_id: str) -> No
 
     :param survivor: the surviving customer, as stored after absorbing the duplicate.
     :param duplicate_id: the id of the customer that no longer exists on its own.
+    """
+
+
+@hookspec
+def ecrm_customer_erased(crm: CRM, redaction: Redaction) -> None:
+    """Fires after a customer's personal data was erased and committed
+    (``crm.privacy.erase``). Erase the host's and the plugin's own copies here: the
+    shop's user account, mailing-list and analytics tools, the e-mail provider's logs.
+
+    :param redaction: the erasure record: ``customer_id``, ``erased_at`` and how many
+        records of each kind were blanked (no personal data).
     """
 
 

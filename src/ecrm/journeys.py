@@ -161,9 +161,17 @@ class JourneyService:
         for enrollment in theirs:
             if enrollment.journey_id in ours and self._get(
                     uow, enrollment.journey_id).trigger.kind in rules.PER_CUSTOMER_TRIGGERS:
-                uow.journeys.update_enrollment(attrs.evolve(
-                    enrollment, status=EnrollmentStatus.EXITED, due_at=None,
-                    reason=f"merged into {survivor_id}", updated_at=now))
+                _exit(uow, enrollment, f"merged into {survivor_id}", now)
+
+    def end_for(self, uow: UnitOfWork, customer_id: str, reason: str) -> int:
+        """Inside the caller's unit of work: end every active series of the customer
+        (status exited, with ``reason``), as an erasure does; how many were ended."""
+        now = self._crm.clock.now()
+        active = [e for e in uow.journeys.enrollments_of(customer_id)
+                  if e.status == EnrollmentStatus.ACTIVE]
+        for enrollment in active:
+            _exit(uow, enrollment, reason, now)
+        return len(active)
 
     def _steps(self, given: object) -> tuple[Step, ...]:
         steps = rules.steps(given)
@@ -238,3 +246,10 @@ def _flag(field: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ValidationError(field, "expected True or False")
     return value
+
+
+def _exit(uow: UnitOfWork, enrollment: Enrollment, reason: str, now: datetime) -> None:
+    """End an active series for ``reason``."""
+    uow.journeys.update_enrollment(attrs.evolve(
+        enrollment, status=EnrollmentStatus.EXITED, due_at=None, reason=reason,
+        updated_at=now))

@@ -31,6 +31,7 @@ from ecrm.domain.loyalty import LedgerTotals, PointLot, PointsTransaction
 from ecrm.domain.orders import CustomerOrderSummary, CustomerTotals, Order, Refund
 from ecrm.domain.outbox import OutboxMessage
 from ecrm.domain.periods import Periods
+from ecrm.domain.privacy import Redaction
 from ecrm.domain.recommendations import Activity, RecommendationRule
 from ecrm.domain.referrals import Referral
 from ecrm.domain.rfm import RFMRow, RFMScorer
@@ -570,6 +571,33 @@ class ConsentRepository(Protocol):
         index)."""
 
 
+class PrivacyRepository(Protocol):
+    """Erasure and retention across tables (the rules are in :mod:`ecrm.domain.privacy`)."""
+
+    def erase_records(self, customer_id: str) -> dict[str, int]:
+        """Blank the personal fields of the customer's interactions, cases, case
+        messages, surveys, refunds, points transactions, consent history and outbox
+        messages (cancelling those not yet sent), as the ``erased_*`` rules say. Returns
+        how many rows of each kind were the customer's, keyed by table name without the
+        ``ecrm_`` prefix."""
+
+    def recipients(self, customer_id: str) -> set[tuple[str, str]]:
+        """Every (channel, recipient) the customer's outbox messages were addressed to."""
+
+    def replace_merge(self, merge: CustomerMerge) -> None:
+        """Overwrite the stored snapshot of ``merge.duplicate_id``'s merge record."""
+
+    def add_redaction(self, redaction: Redaction) -> None:
+        """Store the record of an erasure."""
+
+    def redactions(self, customer_id: str) -> list[Redaction]:
+        """The customer's erasure records, oldest first."""
+
+    def delete_messages(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` finished outbox messages (sent, dead or cancelled)
+        created before ``before``; how many were deleted."""
+
+
 class SuppressionRepository(Protocol):
     """The suppression list of the unit of work's tenant, by channel and (normalised)
     address."""
@@ -990,6 +1018,10 @@ class UnitOfWork(Protocol):
     @property
     def suppressions(self) -> SuppressionRepository:
         """The suppression list."""
+
+    @property
+    def privacy(self) -> PrivacyRepository:
+        """Erasure records and the cross-table erasure and retention work."""
 
     @property
     def outbox(self) -> OutboxRepository:

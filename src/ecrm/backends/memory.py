@@ -22,6 +22,7 @@ from ecrm.backends.memory_campaigns import MemoryCampaignRepository
 from ecrm.backends.memory_cases import MemoryCaseRepository
 from ecrm.backends.memory_consent import MemoryConsentRepository, MemorySuppressionRepository
 from ecrm.backends.memory_outbox import MemoryOutboxRepository
+from ecrm.backends.memory_privacy import MemoryPrivacyRepository
 from ecrm.backends.memory_recommendations import MemoryRecommendationRepository
 from ecrm.backends.memory_segment_query import MemorySegmentQuery
 from ecrm.backends.memory_segments import MemorySegmentRepository
@@ -137,6 +138,7 @@ class _TenantData:
         self.consents = _Table("consents", self.journal)
         self.consent_changes = _Table("consent_changes", self.journal)
         self.suppressions = _Table("suppressions", self.journal)
+        self.redactions = _Table("redactions", self.journal)
         self.outbox = _Table("outbox", self.journal, unique=("key",))
         self.campaigns = _Table("campaigns", self.journal, unique=("name",))
         self.campaign_members = _Table("campaign_members", self.journal)
@@ -240,6 +242,7 @@ class MemoryUnitOfWork:
         self.coupons = MemoryCouponRepository(data)
         self.consents = MemoryConsentRepository(data)
         self.suppressions = MemorySuppressionRepository(data)
+        self.privacy = MemoryPrivacyRepository(data)
         self.outbox = MemoryOutboxRepository(data)
         self.campaigns = MemoryCampaignRepository(data)
         self.journeys = MemoryJourneyRepository(data)

@@ -21,6 +21,7 @@ from ecrm.backends.sql.host import HostTransactionNotifications
 from ecrm.backends.sql.interactions import SQLInteractionRepository
 from ecrm.backends.sql.loyalty import SQLIdempotencyRepository, SQLLoyaltyRepository
 from ecrm.backends.sql.outbox import SQLOutboxRepository
+from ecrm.backends.sql.privacy import SQLPrivacyRepository
 from ecrm.backends.sql.recommendations import SQLRecommendationRepository
 from ecrm.backends.sql.referrals import SQLReferralRepository
 from ecrm.backends.sql.repositories import (
@@ -144,6 +145,7 @@ class SQLUnitOfWork:
         self.coupons = SQLCouponRepository(conn, tenant, direct=direct)
         self.consents = SQLConsentRepository(conn, tenant, direct=direct)
         self.suppressions = SQLSuppressionRepository(conn, tenant, direct=direct)
+        self.privacy = SQLPrivacyRepository(conn, tenant, direct=direct)
         self.outbox = SQLOutboxRepository(conn, tenant, direct=direct)
         self.campaigns = SQLCampaignRepository(conn, tenant, direct=direct)
         self.journeys = SQLJourneyRepository(conn, tenant, direct=direct)

@@ -723,6 +723,20 @@ segment_changes = Table(
 )
 
 
+# Erasure records: which customer was erased when, and how many rows of each kind were
+# blanked; no personal data. Not a customer_ref: the record names the id that was erased.
+redactions = Table(
+    "ecrm_redactions", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("customer_id", Key(36), nullable=False),
+    Column("erased_at", UTCDateTime, nullable=False),
+    Column("removed", JSONDocument, nullable=False),
+    Index(None, "tenant_id", "customer_id"),
+    **MYSQL_OPTIONS,
+)
+
+
 def customer_ref_columns() -> list[Column]:
     """Every column in the schema that refers to a customer and follows merges."""
     return [c for t in metadata.sorted_tables for c in t.columns if c.info.get("customer_ref")]

@@ -51,6 +51,10 @@ class Recorder:
         self._note("customers_merged", survivor=survivor, duplicate_id=duplicate_id)
 
     @hookimpl
+    def ecrm_customer_erased(self, crm: CRM, redaction: Any) -> None:
+        self._note("customer_erased", redaction=redaction)
+
+    @hookimpl
     def ecrm_order_recorded(self, crm: CRM, order: Order) -> None:
         self._note("order_recorded", order=order)
 
