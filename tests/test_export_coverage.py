@@ -100,5 +100,5 @@ def test_a_new_table_referring_to_a_customer_is_caught():
     Table("ecrm_gift_cards", schema, Column("tenant_id", String(64), primary_key=True),
           Column("holder", String(36)), ForeignKeyConstraint(
               ["tenant_id", "holder"], ["ecrm_customers.tenant_id", "ecrm_customers.id"]))
-    assert unexported(schema) == {"ecrm_wishlists", "ecrm_notes", "ecrm_wishlist_items",
-                                  "ecrm_gift_cards"}
+    assert unexported(schema) - unexported() == {"ecrm_wishlists", "ecrm_notes",
+                                                 "ecrm_wishlist_items", "ecrm_gift_cards"}
