@@ -14,10 +14,12 @@ from sqlalchemy import event
 
 from ecrm import CRM, OrderLine
 from ecrm.backends.sql import SQLBackend
+from ecrm.clock import ManualClock
 from ecrm.domain.cases import Case, CaseMessage, CaseStatus, CaseType, MessageKind, Priority
 from ecrm.domain.segment_fields import FieldRegistry, RuleContext
 from ecrm.domain.segment_text import parse
 from ecrm.domain.timeline import Before
+from ecrm.testing.conformance.export import seed
 from tests.workload import exercise_segment_repository, read_cases, read_segments
 
 WHEN = datetime(2026, 4, 1, tzinfo=timezone.utc)
@@ -360,3 +362,15 @@ def test_rfm_conditions_rank_the_shop_once_not_per_customer(
     dependent = [step for step in plan if "DEPENDENT SUBQUERY" in step]
     assert all(" | index_subquery | " in step and "<derived" in step
                for step in dependent), text
+
+
+def test_export_reads_search_by_an_index(sqlite_backend: SQLBackend) -> None:
+    """Every read of a customer's export goes through an index on the customer (or a
+    key), whatever else the tenant holds."""
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}", clock=ManualClock(WHEN))
+    shop = seed(crm)
+    selects = _selects_of(sqlite_backend, lambda: crm.privacy.export(shop.alice))
+    assert {t for s, _ in selects for t in ("ecrm_outbox", "ecrm_coupon_issues",
+                                            "ecrm_referrals", "ecrm_point_lots") if t in s
+            } == {"ecrm_outbox", "ecrm_coupon_issues", "ecrm_referrals", "ecrm_point_lots"}
+    _assert_no_walks(sqlite_backend, selects)

@@ -105,6 +105,7 @@ def exercise_everything(crm: CRM) -> None:
     exercise_outbox(crm, one.id)
     exercise_campaigns(crm)
     exercise_journeys(crm)
+    crm.privacy.export(two.id)  # merged into one: one's whole document
     exercise_privacy(crm, one.id)
 
 

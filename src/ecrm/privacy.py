@@ -9,10 +9,11 @@ without breaking the books, and purges old records by retention rules (see
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecrm import customer_export
 from ecrm.backends.base import UnitOfWork
 from ecrm.domain.privacy import Redaction
 from ecrm.erasure import erase_customer
@@ -38,6 +39,13 @@ class PrivacyService:
 
     def __init__(self, crm: CRM) -> None:
         self._crm = crm
+
+    def export(self, customer_id: str) -> dict[str, Any]:
+        """Everything ecrm holds about the customer as one JSON-ready document (plain
+        dicts, lists, strings, numbers, booleans and None), read in one consistent unit
+        of work; see ``docs/privacy.md`` for its sections. A merged-away id answers for
+        the survivor. :raises NotFound: no such customer."""
+        return customer_export.export(self._crm, customer_id)
 
     def erase(self, customer_id: str) -> Redaction:
         """Erase the customer's personal data everywhere ecrm keeps it, in one

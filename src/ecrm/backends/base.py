@@ -490,6 +490,9 @@ class LoyaltyRepository(Protocol):
     def lots_by_id(self, lot_ids: Collection[str]) -> dict[str, PointLot]:
         """The lots with these ids, held points or not."""
 
+    def lots_of(self, customer_id: str) -> list[PointLot]:
+        """Every lot of the customer, held points or not, by id (an export reads them)."""
+
     def get_transaction(self, transaction_id: str) -> PointsTransaction | None:
         """The transaction, or None."""
 
@@ -654,6 +657,11 @@ class OutboxRepository(Protocol):
         """Up to ``limit`` messages matching every filter given, oldest first (by
         ``created_at``, ties by id)."""
 
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int
+                 ) -> list[OutboxMessage]:
+        """Up to ``limit`` of the customer's messages with ``(created_at, id)`` below
+        ``before`` (all when None), newest first, along the customer index."""
+
     def counts(self, campaign_id: str | None) -> dict[str, int]:
         """How many messages are in each status (of the campaign, when given); statuses
         without messages are left out."""
@@ -795,6 +803,13 @@ class CouponRepository(Protocol):
         """The coupons issued to the customer, oldest issuance first (a coupon may
         appear twice after a merge)."""
 
+    def issues_of(self, customer_id: str) -> list[CouponIssue]:
+        """The customer's issuances, oldest first (ties by id)."""
+
+    def redemptions_of(self, customer_id: str) -> list[CouponRedemption]:
+        """The customer's redemptions, restored ones included, oldest first (ties by
+        id)."""
+
 
 class ReferralRepository(Protocol):
     """Referral codes and referrals of the unit of work's tenant."""
@@ -817,6 +832,9 @@ class ReferralRepository(Protocol):
 
     def by_referrer(self, customer_id: str) -> list[Referral]:
         """The referrals a customer made, oldest first."""
+
+    def of_referee(self, customer_id: str) -> list[Referral]:
+        """Every referral of a referee (two after a merge may be), oldest first."""
 
     def mark_rewarded(self, referral: Referral) -> None:
         """Store ``rewarded_at`` and ``order_id``."""

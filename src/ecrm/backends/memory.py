@@ -525,6 +525,10 @@ class MemoryLoyaltyRepository:
         rows = self._lots.rows
         return {lot_id: rows[lot_id] for lot_id in lot_ids if lot_id in rows}
 
+    def lots_of(self, customer_id: str) -> list[PointLot]:
+        return sorted((lot for lot in self._lots.rows.values()
+                       if lot.customer_id == customer_id), key=lambda lot: lot.id)
+
     def get_transaction(self, transaction_id: str) -> PointsTransaction | None:
         return self._transactions.rows.get(transaction_id)
 
@@ -649,6 +653,14 @@ class MemoryCouponRepository:
                       key=lambda i: (i.issued_at, i.id))
         return [self._coupons.rows[issue.code] for issue in mine]
 
+    def issues_of(self, customer_id: str) -> list[CouponIssue]:
+        return sorted((i for i in self._issues.rows.values() if i.customer_id == customer_id),
+                      key=lambda i: (i.issued_at, i.id))
+
+    def redemptions_of(self, customer_id: str) -> list[CouponRedemption]:
+        return sorted((r for r in self._redemptions.rows.values()
+                       if r.customer_id == customer_id), key=lambda r: (r.redeemed_at, r.id))
+
 
 @attrs.frozen
 class _ReferralCode:
@@ -679,13 +691,16 @@ class MemoryReferralRepository:
         self._referrals.insert(referral.id, referral)
 
     def for_referee(self, customer_id: str, *, for_update: bool = False) -> Referral | None:
-        mine = self._sorted(r for r in self._referrals.rows.values()
-                            if r.referee_id == customer_id)
+        mine = self.of_referee(customer_id)
         return mine[0] if mine else None
 
     def by_referrer(self, customer_id: str) -> list[Referral]:
         return self._sorted(r for r in self._referrals.rows.values()
                             if r.referrer_id == customer_id)
+
+    def of_referee(self, customer_id: str) -> list[Referral]:
+        return self._sorted(r for r in self._referrals.rows.values()
+                            if r.referee_id == customer_id)
 
     def mark_rewarded(self, referral: Referral) -> None:
         self._referrals.update(referral.id, referral)

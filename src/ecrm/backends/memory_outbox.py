@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from ecrm.domain.outbox import MessageStatus, OutboxMessage
+from ecrm.domain.timeline import Before, newest_first
 
 if TYPE_CHECKING:
     from ecrm.backends.memory import _TenantData
@@ -84,6 +85,12 @@ class MemoryOutboxRepository:
     def recent(self, customer_id: str, since: datetime) -> list[OutboxMessage]:
         return [_own(m) for m in self._messages.rows.values()
                 if m.customer_id == customer_id and _recent(m, since)]
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int
+                 ) -> list[OutboxMessage]:
+        mine = (m for m in self._messages.rows.values() if m.customer_id == customer_id)
+        return [_own(m) for m in newest_first(mine, lambda m: (m.created_at, m.id),
+                                              before, limit)]
 
     def counts(self, campaign_id: str | None) -> dict[str, int]:
         return dict(Counter(str(m.status) for m in self._messages.rows.values()

@@ -88,8 +88,7 @@ class SQLCouponRepository(_TenantScoped):
                                       _i.c.customer_id.in_(batch))
                      .order_by(_i.c.issued_at.desc(), _i.c.id.desc()))
             for row in self._conn.execute(query).mappings():  # the oldest wins
-                found[row["customer_id"]] = CouponIssue(row["id"], row["code"],
-                                                        row["customer_id"], row["issued_at"])
+                found[row["customer_id"]] = _issue_from_row(row)
         return found
 
     def issued_to(self, customer_id: str) -> list[Coupon]:
@@ -99,10 +98,22 @@ class SQLCouponRepository(_TenantScoped):
                  .order_by(_i.c.issued_at, _i.c.id))
         return [_coupon_from_row(row) for row in self._conn.execute(query).mappings()]
 
+    def issues_of(self, customer_id: str) -> list[CouponIssue]:
+        query = (select(_i).where(self._mine(_i), _i.c.customer_id == customer_id)
+                 .order_by(_i.c.issued_at, _i.c.id))
+        return [_issue_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def redemptions_of(self, customer_id: str) -> list[CouponRedemption]:
+        return self._redemptions_where(_r.c.customer_id == customer_id)
+
     def _redemptions_where(self, *conditions: Any) -> list[CouponRedemption]:
         query = (select(_r).where(self._mine(_r), *conditions)
                  .order_by(_r.c.redeemed_at, _r.c.id))
         return [_redemption_from_row(row) for row in self._conn.execute(query).mappings()]
+
+
+def _issue_from_row(row: Mapping[str, Any]) -> CouponIssue:
+    return CouponIssue(row["id"], row["code"], row["customer_id"], row["issued_at"])
 
 
 def _minor(value: Decimal | None, currency: str) -> int | None:

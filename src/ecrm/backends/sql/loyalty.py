@@ -109,6 +109,9 @@ class SQLLoyaltyRepository(_TenantScoped):
             found.update({lot.id: lot for lot in self._lots_where(_lots.c.id.in_(batch))})
         return found
 
+    def lots_of(self, customer_id: str) -> list[PointLot]:
+        return self._lots_where(_lots.c.customer_id == customer_id)
+
     def get_transaction(self, transaction_id: str) -> PointsTransaction | None:
         found = self._transactions_where(_tx.c.id == transaction_id)
         return found[0] if found else None

@@ -19,6 +19,7 @@ from ecrm.backends.sql import tables
 from ecrm.backends.sql.repositories import IN_CHUNK, _insert_many, _TenantScoped
 from ecrm.batching import chunks
 from ecrm.domain.outbox import PRIORITIES, MessageStatus, OutboxMessage
+from ecrm.domain.timeline import Before
 
 _t = tables.outbox
 
@@ -125,6 +126,12 @@ class SQLOutboxRepository(_TenantScoped):
         query = select(_t).where(self._mine(_t), _t.c.customer_id == customer_id,
                                  (_t.c.status == sending)
                                  | ((_t.c.status == sent) & (_t.c.sent_at >= since)))
+        return [_from_row(row) for row in self._conn.execute(query).mappings()]
+
+    def timeline(self, customer_id: str, *, before: Before | None, limit: int
+                 ) -> list[OutboxMessage]:
+        query = self._timeline_slice(_t, _t, time=_t.c.created_at, row_id=_t.c.id,
+                                     customer_id=customer_id, before=before, limit=limit)
         return [_from_row(row) for row in self._conn.execute(query).mappings()]
 
     def counts(self, campaign_id: str | None) -> dict[str, int]:

@@ -45,6 +45,9 @@ class SQLReferralRepository(_TenantScoped):
     def by_referrer(self, customer_id: str) -> list[Referral]:
         return self._where(_referrals.c.referrer_id == customer_id)
 
+    def of_referee(self, customer_id: str) -> list[Referral]:
+        return self._where(_referrals.c.referee_id == customer_id)
+
     def mark_rewarded(self, referral: Referral) -> None:
         self._conn.execute(update(_referrals).where(
             self._mine(_referrals), _referrals.c.id == referral.id).values(

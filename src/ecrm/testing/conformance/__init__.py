@@ -14,6 +14,7 @@ from ecrm.testing.conformance.coupons import CouponContract
 from ecrm.testing.conformance.customers import CustomerContract
 from ecrm.testing.conformance.earning import EarningContract
 from ecrm.testing.conformance.erasure import ErasureContract
+from ecrm.testing.conformance.export import ExportContract
 from ecrm.testing.conformance.imports import ImportContract
 from ecrm.testing.conformance.interactions import InteractionContract, TimelineContract
 from ecrm.testing.conformance.journeys import JourneyContract
@@ -41,7 +42,7 @@ class BackendConformanceSuite(
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
     LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
     FreshEnqueueContract,
-    JourneyContract, ErasureContract,
+    JourneyContract, ErasureContract, ExportContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
