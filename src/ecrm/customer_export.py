@@ -257,6 +257,10 @@ def _journeys(r: Reading) -> dict[str, Any]:
                             for e in enrollments]}
 
 
+def _erasures(r: Reading) -> list[Any]:
+    return jsonable(r.uow.privacy.redactions(r.customer.id))
+
+
 def _names(get: Callable[[str], Any], ids: set[str]) -> dict[str, str]:
     """The names of the segments, campaigns or journeys with these ids."""
     found = {item_id: get(item_id) for item_id in sorted(ids)}
@@ -286,6 +290,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("campaigns", ("ecrm_campaign_members",), _campaigns, context=("ecrm_campaigns",)),
     Section("messages", ("ecrm_outbox",), _messages),
     Section("journeys", ("ecrm_journey_enrollments",), _journeys, context=("ecrm_journeys",)),
+    Section("erasures", ("ecrm_redactions",), _erasures),
 )
 
 #: Tables that refer to a customer (directly or through an order) and are left out of the
