@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 from sqlalchemy import RowMapping, and_, insert, or_, select
 
 from ecrm.backends.sql import tables
@@ -22,12 +24,20 @@ class SQLAuditRepository(_TenantScoped):
             "details": dict(entry.details)})
 
     def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        if query.customer_ids is None:
+            return self._page(query, None)
+        # One read per customer along the customer index (a merged customer's family is
+        # a few ids); an IN list would lose the index's order, and planners walk the
+        # whole log in time order instead.
+        pages = [self._page(query, customer_id) for customer_id in query.customer_ids]
+        return list(heapq.merge(*pages, key=lambda e: (e.at, e.id)))[:query.limit]
+
+    def _page(self, query: AuditQuery, customer_id: str | None) -> list[AuditEntry]:
         c = _log.c
         conditions = [self._mine(_log)]
-        if query.customer_ids is not None:
-            conditions.append(self._among(c.customer_id, query.customer_ids))
-        for column, value in ((c.subject_kind, query.subject_kind),
-                              (c.subject_id, query.subject_id), (c.actor, query.actor)):
+        for column, value in ((c.customer_id, customer_id), (c.subject_kind,
+                              query.subject_kind), (c.subject_id, query.subject_id),
+                              (c.actor, query.actor)):
             if value is not None:
                 conditions.append(column == value)
         if query.actions is not None:

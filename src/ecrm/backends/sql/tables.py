@@ -832,8 +832,8 @@ association_orders = Table(
 
 # The append-only audit trail (see ``docs/audit.md``). ``customer_id`` is a plain column,
 # not a customer_ref and without a foreign key: a merge must not rewrite the log, and an
-# erased customer's entries stay. A customer's entries by (customer_id, at, id); the
-# whole log, and one record's entries, in time order.
+# erased customer's entries stay. A customer's entries, the whole log and one record's
+# entries, each in (at, id) order.
 audit_log = Table(
     "ecrm_audit_log", metadata,
     tenant_column(),
@@ -847,6 +847,6 @@ audit_log = Table(
     Column("details", JSONDocument, nullable=False),
     Index(None, "tenant_id", "customer_id", "at", "id"),
     Index(None, "tenant_id", "at", "id"),
-    Index(None, "tenant_id", "subject_kind", "subject_id", "at"),
+    Index(None, "tenant_id", "subject_kind", "subject_id", "at", "id"),
     **MYSQL_OPTIONS,
 )

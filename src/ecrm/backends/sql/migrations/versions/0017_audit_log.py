@@ -25,7 +25,7 @@ MYSQL_OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_collate": "u
 TABLE = "ecrm_audit_log"
 #: A customer's entries, the whole log in time order, one record's entries.
 INDEXES = (["tenant_id", "customer_id", "at", "id"], ["tenant_id", "at", "id"],
-           ["tenant_id", "subject_kind", "subject_id", "at"])
+           ["tenant_id", "subject_kind", "subject_id", "at", "id"])
 
 
 def upgrade() -> None:
