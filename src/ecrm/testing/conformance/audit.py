@@ -22,6 +22,7 @@ from ecrm.errors import ConflictError, ValidationError
 from ecrm.hookspecs import hookimpl
 from ecrm.testing.conformance.base import ContractBase, record
 from ecrm.testing.conformance.consent_purposes import signing
+from ecrm.testing.conformance.tiers import tiered
 from ecrm.testing.conformance.units import Boom
 
 
@@ -214,6 +215,22 @@ class AuditContract(ContractBase):
              {"reverses_id": spent.id, "reversed_kind": "redeem", "points": 30}),
         ]
         assert earned.id not in as_text(trail(crm))  # earning and redeeming are the ledger's
+
+    def test_tier_floors_set_by_hand_are_recorded(self, crm: CRM) -> None:
+        shop = tiered(crm)
+        vip = shop.customers.create(name="vip")
+        with shop.acting_as("staff:4"):
+            shop.tiers.set_floor(vip.id, "gold")
+            shop.tiers.set_floor(vip.id, "gold")  # the same floor: no entry
+            shop.tiers.set_floor(vip.id, None)
+        entries = trail(shop, action="loyalty.tier_floor_set")
+        assert [(e.actor, e.subject_kind, e.subject_id, e.customer_id, dict(e.details))
+                for e in entries] == [
+            ("staff:4", "customer", vip.id, vip.id, {"floor": {"from": None, "to": "gold"},
+                                                     "tier": {"from": None, "to": "gold"}}),
+            ("staff:4", "customer", vip.id, vip.id, {"floor": {"from": "gold", "to": None},
+                                                     "tier": {"from": "gold", "to": "gold"}}),
+        ]
 
     def test_case_changes_are_recorded(self, crm: CRM) -> None:
         alice = crm.customers.create(email="alice@example.com")
