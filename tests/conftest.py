@@ -58,3 +58,12 @@ def wide_backend(request: pytest.FixtureRequest) -> Iterator[SQLBackend]:
     engine = server_engine(request.param, pool_size=20, max_overflow=20, pool_timeout=120)
     yield SQLBackend(engine)
     engine.dispose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Let ``-k`` select the conformance suite's tests by the contract that defines them
+    (``-k Audit``, ``-k "Consent and SQLite"``)."""
+    for item in items:
+        owner = getattr(getattr(item, "function", None), "__qualname__", "").partition(".")[0]
+        if owner.endswith("Contract"):
+            item.extra_keyword_matches.add(owner)

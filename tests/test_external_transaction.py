@@ -48,6 +48,23 @@ def write_something(crm: CRM) -> str:
     return customer.id
 
 
+def test_host_rollback_takes_the_audit_entries_with_it(engine_backend, tenant):
+    outside = CRM(engine_backend, tenant=tenant)
+    with host_transaction(engine_backend.engine, tenant) as (conn, crm):
+        with crm.acting_as("staff:1"):
+            customer_id = write_something(crm)
+        assert [e.action for e in crm.audit.for_customer(customer_id).items] == [
+            "customer.created"]
+        conn.rollback()
+    assert outside.audit.entries().items == []
+    with host_transaction(engine_backend.engine, tenant) as (conn, crm):
+        with crm.acting_as("staff:1"):
+            customer_id = write_something(crm)
+        conn.commit()
+    assert [(e.actor, e.action) for e in outside.audit.for_customer(customer_id).items] == [
+        ("staff:1", "customer.created")]
+
+
 def test_host_rollback_undoes_ecrm_writes_and_drops_notifications(engine_backend, tenant):
     recorder = Recorder()
     outside = CRM(engine_backend, tenant=tenant)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from sqlalchemy.engine.reflection import Inspector
 import ecrm
 from ecrm.backends.sql import SQLBackend, make_engine, migrations
 from ecrm.backends.sql.tables import metadata
+from ecrm.domain.customers import new_customer
+from ecrm.domain.ids import new_id
 from tests.servers import server_engine
 
 KINDS = [
@@ -341,7 +343,10 @@ def test_consent_purposes_keep_earlier_decisions(engine: Engine) -> None:
     ones (grants single opt-in), and a downgrade keeps the marketing rows."""
     migrations.upgrade(engine, "ecrm_0011")
     crm = ecrm.CRM(SQLBackend(engine), tenant="t")
-    customer_id = crm.customers.create(name="Hanako").id  # touches no consent table
+    customer = new_customer(new_id(), datetime.now(timezone.utc), {"name": "Hanako"})
+    with crm.backend.unit_of_work("t") as uow:  # the customers table only (no audit log yet)
+        uow.customers.add(customer)
+    customer_id = customer.id
     when = datetime.fromisoformat("2024-05-01T12:30:00+00:00")
     with engine.begin() as conn:
         for channel, granted in (("email", True), ("sms", False)):

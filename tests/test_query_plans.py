@@ -57,6 +57,20 @@ def test_points_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
     _assert_no_walks(sqlite_backend, selects)
 
 
+def test_audit_reads_search_by_customer_or_subject(sqlite_backend: SQLBackend) -> None:
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    for n in range(5):
+        crm.customers.update(crm.customers.create().id, name=f"other {n}")
+    customer, duplicate = crm.customers.create().id, crm.customers.create().id
+    crm.customers.merge(customer, duplicate)
+    selects = _selects_of(sqlite_backend, lambda: [
+        crm.audit.entries(customer_id=customer),
+        crm.audit.entries(subject=("customer", customer), limit=1),
+        crm.audit.for_customer(duplicate)])
+    assert sum("ecrm_audit_log" in s for s, _ in selects) == 4  # a family: one per id
+    _assert_no_walks(sqlite_backend, selects)
+
+
 def test_consent_reads_search_by_customer_or_channel(sqlite_backend: SQLBackend) -> None:
     crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
     others = [crm.customers.create().id for _ in range(3)]

@@ -105,8 +105,21 @@ def exercise_everything(crm: CRM) -> None:
     exercise_outbox(crm, one.id)
     exercise_campaigns(crm)
     exercise_journeys(crm)
+    exercise_audit(crm, one.id)
     crm.privacy.export(two.id)  # merged into one: one's whole document
     exercise_privacy(crm, one.id)
+
+
+def exercise_audit(crm: CRM, customer_id: str) -> None:
+    """Read the audit trail the calls above wrote, every way it can be read."""
+    with crm.acting_as("staff:1"):
+        crm.customers.update(customer_id, name="Audited")
+    page = crm.audit.entries(limit=2)
+    crm.audit.entries(customer_id=customer_id, action=["customer.updated", "case.opened"],
+                      actor="staff:1", since=WHEN - timedelta(days=1), until=WHEN + timedelta(
+                          days=3650), after=page.next_after)
+    crm.audit.entries(subject=("customer", customer_id))
+    crm.audit.for_customer(customer_id)
 
 
 def exercise_interactions(crm: CRM, customer_id: str) -> None:

@@ -7,6 +7,7 @@
 True
 """
 
+from ecrm.audit import AuditPage
 from ecrm.campaigns import CampaignProgress
 from ecrm.channels import SMTPChannel, WebhookChannel
 from ecrm.clock import Clock, ManualClock, SystemClock
@@ -15,6 +16,7 @@ from ecrm.customers import CustomerPage
 from ecrm.domain.association import AssociationRule, MiningThresholds
 from ecrm.domain.association_models import AssociationModel
 from ecrm.domain.audience import AudienceMember
+from ecrm.domain.audit import AuditEntry
 from ecrm.domain.automation import (
     Enrollment,
     EnrollmentStatus,
@@ -148,6 +150,8 @@ __all__ = [
     "AssociationModel",
     "AssociationRule",
     "AudienceMember",
+    "AuditEntry",
+    "AuditPage",
     "BackendError",
     "BaseRate",
     "BirthdayMonthBonus",

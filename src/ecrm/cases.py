@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.case_sla import case_sla, check_sla
 from ecrm.case_support import (
@@ -21,6 +22,7 @@ from ecrm.case_support import (
 )
 from ecrm.case_surveys import answer_survey, cases_opened
 from ecrm.customers import resolve_customer
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import cases as rules
 from ecrm.domain import validation as check
 from ecrm.domain.case_figures import (
@@ -98,6 +100,10 @@ class CaseService:
             uow.cases.add(opened)
             change = StatusChange(opened.id, 1, opened.opened_at, None, CaseStatus.NEW, author)
             uow.cases.add_status_change(change)
+            audit.record(self._crm, uow, audit_rules.CASE_OPENED, "case", opened.id,
+                         customer_id=opened.customer_id, details={
+                             "type": opened.type.value, "priority": opened.priority.value,
+                             "status": opened.status.value, "channel": opened.channel})
             self._crm.notify_after_commit(uow, "ecrm_case_opened", case=opened)
             if message is not None:
                 first = attrs.evolve(message, customer_id=opened.customer_id)
@@ -207,7 +213,7 @@ class CaseService:
                 raise ValidationError("at", f"is before the case's last status change "
                                             f"({history[-1].at.isoformat()})")
             moved = attrs.evolve(rules.moved(case, new, moment), updated_at=now)
-            self._store_move(uow, case, moved, history, moment, who, now)
+            self._store_move(uow, case, moved, history, moment, who, now, via="change_status")
             return moved
 
         return self._crm.transact(work)
@@ -223,6 +229,7 @@ class CaseService:
             changed = rules.changed_case(case, changes, now)
             if changed != case:
                 uow.cases.replace(changed)
+                self._audit_update(uow, case, changed)
                 record_due_breaches(self._crm, uow, changed, uow.cases.history(case.id), now)
             return changed
 
@@ -243,6 +250,8 @@ class CaseService:
             self._check_orders(uow, case.customer_id, (order,))
             linked = attrs.evolve(case, order_ids=(*case.order_ids, order), updated_at=now)
             uow.cases.replace(linked)
+            audit.record(self._crm, uow, audit_rules.CASE_ORDER_LINKED, "case", case.id,
+                         customer_id=case.customer_id, details={"order_id": order})
             return linked
 
         return self._crm.transact(work)
@@ -379,18 +388,35 @@ class CaseService:
                                       message=message)
         if new_status is not None:
             moved = attrs.evolve(rules.moved(changed, new_status, at), updated_at=now)
-            self._store_move(uow, case, moved, history, at, _actor(message), now)
+            self._store_move(uow, case, moved, history, at, _actor(message), now,
+                             via="message")
         else:
             uow.cases.replace(changed)
             record_due_breaches(self._crm, uow, changed, history, now)
 
     def _store_move(self, uow: UnitOfWork, case: Case, moved: Case,
                     history: list[StatusChange], at: datetime, actor: str | None,
-                    now: datetime) -> None:
-        """Store a case that changed status, its history step and what follows."""
+                    now: datetime, *, via: str) -> None:
+        """Store a case that changed status, its history step, the audit entry (``via``:
+        the call that moved it) and what follows."""
         uow.cases.replace(moved)
+        audit.record(self._crm, uow, audit_rules.CASE_STATUS_CHANGED, "case", case.id,
+                     customer_id=case.customer_id, details={
+                         "from": case.status.value, "to": moved.status.value, "via": via})
         change = append_status_change(uow, history, case, moved.status, at, actor)
         after_status_change(self._crm, uow, moved, [*history, change], change, now)
+
+    def _audit_update(self, uow: UnitOfWork, case: Case, changed: Case) -> None:
+        """The entry of an update: the names of the fields changed, and the old and new
+        value of the enums among them (priority, type); labels and text stay out."""
+        fields = audit_rules.changed_names(case, changed, rules.EDITABLE)
+        details: dict[str, Any] = {"fields": fields}
+        for name in ("priority", "type"):
+            if name in fields:
+                details[name] = {"from": getattr(case, name).value,
+                                 "to": getattr(changed, name).value}
+        audit.record(self._crm, uow, audit_rules.CASE_UPDATED, "case", case.id,
+                     customer_id=case.customer_id, details=details)
 
 
 def _actor(message: CaseMessage) -> str | None:

@@ -16,8 +16,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.customers import lock_customer, resolve_customer
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import consent as rules
 from ecrm.domain import consent_tokens as tokens
 from ecrm.domain.consent import MARKETING, Consent, ConsentChange, OptInLevel
@@ -175,14 +177,14 @@ class ConsentService:
         and append it to their history unless it is there already; return the state."""
         current = uow.consents.get(decision.customer_id, decision.channel, decision.purpose)
         if rules.supersedes(decision, current):
-            self._add_change(uow, decision, now)
+            self._add_change(uow, decision, now, effective=True)
             uow.consents.put(decision)
             self._notify(uow, decision, current)
             return decision
         assert current is not None
         if not rules.repeats(decision, current) and not rules.recorded(
                 decision, uow.consents.history(decision.customer_id, decision.channel)):
-            self._add_change(uow, decision, now)
+            self._add_change(uow, decision, now, effective=False)
         return current
 
     # -- helpers ---------------------------------------------------------------------
@@ -226,10 +228,20 @@ class ConsentService:
 
         return self._crm.transact(work)
 
-    def _add_change(self, uow: UnitOfWork, decision: Consent, now: datetime) -> None:
-        uow.consents.add_change(ConsentChange(
+    def _add_change(self, uow: UnitOfWork, decision: Consent, now: datetime, *,
+                    effective: bool) -> None:
+        """Append the decision to the history, and to the audit trail (``effective``:
+        it became the current state; not the free-text source)."""
+        change = ConsentChange(
             new_id(), decision.customer_id, decision.channel, decision.granted,
-            decision.changed_at, now, decision.source, decision.purpose, decision.level))
+            decision.changed_at, now, decision.source, decision.purpose, decision.level)
+        uow.consents.add_change(change)
+        audit.record(self._crm, uow, audit_rules.CONSENT_GRANTED if decision.granted
+                     else audit_rules.CONSENT_WITHDRAWN, "consent", change.id,
+                     customer_id=change.customer_id, details={
+                         "channel": change.channel, "purpose": change.purpose,
+                         "granted": change.granted, "effective": effective,
+                         "level": None if change.level is None else change.level.value})
 
     def _notify(self, uow: UnitOfWork, consent: Consent, previous: Consent | None) -> None:
         self._crm.notify_after_commit(uow, "ecrm_consent_changed", consent=consent,

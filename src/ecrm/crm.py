@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
@@ -10,6 +12,7 @@ import attrs
 from ecrm import plugins as plugin_support
 from ecrm.backends.base import Backend, UnitOfWork
 from ecrm.clock import Clock, SystemClock
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import validation
 from ecrm.domain.money import check_currency
 from ecrm.errors import DuplicateKey, TransientError, ValidationError
@@ -74,6 +77,7 @@ class CRM:
                  secret: str | bytes | None = None) -> None:
         from ecrm.accounts import AccountService
         from ecrm.analytics import Analytics
+        from ecrm.audit import AuditService
         from ecrm.campaigns import CampaignService
         from ecrm.cases import CaseService
         from ecrm.consent import ConsentService
@@ -97,6 +101,9 @@ class CRM:
 
         self.backend = backend
         self.tenant = validation.tenant(tenant)
+        # This CRM's actor, per thread and per asyncio task (see acting_as).
+        self._actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+            f"ecrm_actor_{id(self):x}", default=None)
         self.clock: Clock = clock or SystemClock()
         self.currency = check_currency("currency", currency)
         if support is not None and not isinstance(support, SupportPolicy):
@@ -126,6 +133,7 @@ class CRM:
         self.campaigns = CampaignService(self)
         self.journeys = JourneyService(self)
         self.privacy = PrivacyService(self)
+        self.audit = AuditService(self)
 
     @classmethod
     def open(cls, url: str, *, tenant: str = "default", clock: Clock | None = None,
@@ -146,6 +154,38 @@ class CRM:
             backend.create_schema()
         return cls(backend, tenant=tenant, clock=clock, plugins=plugins, currency=currency,
                    loyalty=loyalty, support=support, contact=contact, secret=secret)
+
+    @property
+    def actor(self) -> str | None:
+        """Who is acting now, as the host said with :meth:`acting_as`; None when it said
+        nothing (audit entries are then stored with no actor: the system, or a host
+        that names none)."""
+        return self._actor.get()
+
+    def acting_as(self, actor: str) -> AbstractContextManager[CRM]:
+        """Name who acts for the changes made inside the ``with`` block; the audit trail
+        (``crm.audit``) records it with each change::
+
+            with crm.acting_as("staff:42"):
+                crm.customers.update(customer_id, phone="+81 3 1234 5678")
+
+        The actor is held per thread and per asyncio task (a context variable of this
+        CRM), so concurrent requests never see each other's; blocks nest, and leaving
+        one restores the actor before it. Use an id (staff number, API client), not a
+        person's name: entries are never rewritten.
+
+        :raises ValidationError: naming ``actor``, when it is blank or longer than
+            128 characters.
+        """
+        return self._acting(audit_rules.actor(actor))
+
+    @contextmanager
+    def _acting(self, actor: str) -> Iterator[CRM]:
+        token = self._actor.set(actor)
+        try:
+            yield self
+        finally:
+            self._actor.reset(token)
 
     def run_due(self, now: datetime | None = None) -> DueRun:
         """The scheduler's one call: ``crm.campaigns.run_due`` then

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import customers as rules
 from ecrm.domain import validation as check
 from ecrm.domain.customers import Address, Customer, CustomerMerge
@@ -62,6 +64,8 @@ class CustomerService:
             given = {k: getattr(customer, k) for k, v in fields.items() if v is not None}
             self._crm.validate("ecrm_validate_customer", customer=customer, changes=given)
             uow.customers.add(customer)
+            audit.record(self._crm, uow, audit_rules.CUSTOMER_CREATED, "customer", customer.id,
+                         customer_id=customer.id, details={"fields": sorted(given)})
             if self._crm.loyalty.earning is not None:
                 self._crm.loyalty.earning.signup_bonus(uow, customer)
             self._crm.notify_after_commit(uow, "ecrm_customer_created", customer=customer)
@@ -115,6 +119,8 @@ class CustomerService:
             self._check_unique(uow, changed)
             self._crm.validate("ecrm_validate_customer", customer=changed, changes=diff)
             uow.customers.replace(changed)
+            audit.record(self._crm, uow, audit_rules.CUSTOMER_UPDATED, "customer", changed.id,
+                         customer_id=changed.id, details={"fields": sorted(diff)})
             self._crm.notify_after_commit(uow, "ecrm_customer_updated", customer=changed,
                                           changes=diff)
             return changed
@@ -152,6 +158,11 @@ class CustomerService:
             self._crm.consent.absorb(uow, survivor.id, duplicate.id)
             uow.customers.delete(duplicate.id)
             uow.customers.replace(merged)
+            audit.record(self._crm, uow, audit_rules.CUSTOMER_MERGED, "customer", merged.id,
+                         customer_id=merged.id, details={
+                             "survivor_id": merged.id, "duplicate_id": duplicate.id,
+                             "filled": audit_rules.changed_names(survivor, merged,
+                                                                 rules.EDITABLE_FIELDS)})
             self._crm.notify_after_commit(uow, "ecrm_customers_merged", survivor=merged,
                                           duplicate_id=duplicate.id)
             return merged

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import privacy as rules
 from ecrm.domain import suppression as suppression_rules
 from ecrm.domain.customers import Customer, CustomerMerge
@@ -28,7 +30,8 @@ ADDRESS_FIELDS = {"email": "email", "sms": "phone", "phone": "phone"}
 def erase_customer(crm: CRM, customer_id: str) -> Redaction:
     """Blank every personal field of the customer (an id merged away stands for its
     survivor, the same person) and of the duplicates merged into them, in one unit of
-    work, and record it. ``ecrm_customer_erased`` fires after the commit."""
+    work, and record it (an erasure record and a ``customer.erased`` audit entry).
+    ``ecrm_customer_erased`` fires after the commit."""
     def work(uow: UnitOfWork) -> Redaction:
         customer = resolve_customer(uow, customer_id, for_update=True)
         now = crm.clock.now()
@@ -51,6 +54,8 @@ def erase_customer(crm: CRM, customer_id: str) -> Redaction:
         redaction = Redaction(id=new_id(), customer_id=customer.id, erased_at=now,
                               removed=dict(sorted(removed.items())))
         uow.privacy.add_redaction(redaction)
+        audit.record(crm, uow, audit_rules.CUSTOMER_ERASED, "customer", customer.id,
+                     customer_id=customer.id, details={"redaction_id": redaction.id})
         crm.notify_after_commit(uow, "ecrm_customer_erased", redaction=redaction)
         return redaction
 

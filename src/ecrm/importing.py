@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import attrs
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.batching import chunks
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import customers as customer_rules
 from ecrm.domain import orders as order_rules
 from ecrm.domain.customers import Customer
@@ -154,6 +156,11 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
         fresh.append(customer)
     uow.customers.add_many(fresh)
     report.inserted = len(fresh)
+    if fresh:  # one entry per batch: ids and counts, no row's content
+        audit.record(crm, uow, audit_rules.CUSTOMERS_IMPORTED, "customer_import", new_id(),
+                     details={"inserted": len(fresh), "skipped": report.skipped,
+                              "rejected": len(report.rejected), "first_id": fresh[0].id,
+                              "last_id": fresh[-1].id})
     if has_listeners(crm.plugin_manager, "ecrm_customer_created"):
         for customer in fresh:
             crm.notify_after_commit(uow, "ecrm_customer_created", customer=customer)

@@ -10,9 +10,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.batching import each_new
 from ecrm.customers import lock_customer, resolve_customer
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import loyalty as rules
 from ecrm.domain import validation as check
 from ecrm.domain.earning import EarnQuote
@@ -158,11 +160,16 @@ class LoyaltyService:
 
         def effect(uow: UnitOfWork, customer: str, now: datetime) -> PointsTransaction:
             if points > 0:
-                return self._ledger.credit(uow, customer, points, now,
-                                           kind=TransactionKind.ADJUST,
-                                           expires_at=request["expires_at"], reason=why)
-            return self._ledger.debit(uow, customer, -points, now, kind=TransactionKind.ADJUST,
-                                      reason=why, reference=None)
+                tx = self._ledger.credit(uow, customer, points, now,
+                                         kind=TransactionKind.ADJUST,
+                                         expires_at=request["expires_at"], reason=why)
+            else:
+                tx = self._ledger.debit(uow, customer, -points, now,
+                                        kind=TransactionKind.ADJUST, reason=why,
+                                        reference=None)
+            audit.record(self._crm, uow, audit_rules.POINTS_ADJUSTED, "points_transaction",
+                         tx.id, customer_id=customer, details={"points": points})
+            return tx
 
         return self._idempotent(key, request, customer_id, effect)
 
@@ -186,6 +193,10 @@ class LoyaltyService:
                 raise ConflictError(f"transaction {transaction_id} is already reversed")
             lots = uow.loyalty.lots_by_id([u.lot_id for u in original.lot_uses])
             tx = rules.reverse(new_id(), original, lots, now, reason=reason)
+            audit.record(self._crm, uow, audit_rules.POINTS_REVERSED, "points_transaction",
+                         tx.id, customer_id=customer, details={
+                             "reverses_id": original.id, "reversed_kind": original.kind.value,
+                             "points": tx.points})
             return self._ledger.store(uow, tx, lots=lots)
 
         return self._idempotent(key, request, original.customer_id, effect)

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ecrm import audit
 from ecrm.backends.base import UnitOfWork
 from ecrm.batching import each_new
 from ecrm.customers import resolve_customer
+from ecrm.domain import audit as audit_rules
 from ecrm.domain import tiers as rules
 from ecrm.domain import validation as check
 from ecrm.domain.ids import new_id
@@ -75,14 +77,19 @@ class TierService:
 
         def work(uow: UnitOfWork) -> TierStatus:
             customer = resolve_customer(uow, customer_id, for_update=True).id
-            status = attrs.evolve(uow.tiers.status(customer) or TierStatus(customer),
-                                  floor=tier)
+            before = uow.tiers.status(customer) or TierStatus(customer)
+            status = attrs.evolve(before, floor=tier)
             now = self._crm.clock.now()
             if policy.rank(tier) > policy.rank(status.tier):
                 status, _ = self._change(uow, status, tier, ChangeReason.FLOOR, now, None)
                 status = attrs.evolve(status,
                                       valid_until=policy.current_period(now, self._zone)[1])
             uow.tiers.put_status(status)
+            if status.floor != before.floor:
+                audit.record(self._crm, uow, audit_rules.TIER_FLOOR_SET, "customer", customer,
+                             customer_id=customer, details={
+                                 "floor": {"from": before.floor, "to": status.floor},
+                                 "tier": {"from": before.tier, "to": status.tier}})
             return status
 
         try:

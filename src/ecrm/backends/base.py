@@ -16,6 +16,7 @@ from typing import Protocol
 
 from ecrm.domain.association import AssociationRule
 from ecrm.domain.association_models import AssociationModel, Basket, ItemCount
+from ecrm.domain.audit import AuditEntry, AuditQuery
 from ecrm.domain.automation import Enrollment, EnrollmentStatus, Journey, Occasion
 from ecrm.domain.campaigns import Campaign, CampaignMember, CampaignStatus, MemberStatus
 from ecrm.domain.cases import Case, CaseMessage, SLABreach, StatusChange, Survey
@@ -459,6 +460,20 @@ class RecommendationRepository(Protocol):
     def popular(self, name: str, category: str | None, limit: int) -> list[ItemCount]:
         """The model's ``limit`` items held by the most baskets (in ``category`` when
         given), most first, ties by SKU."""
+
+
+class AuditRepository(Protocol):
+    """The audit trail of the unit of work's tenant: append-only, so there is no way to
+    change or remove an entry. ``customer_id`` is stored as given; a merge does not move
+    it (see ``reassign_customer``)."""
+
+    def add(self, entry: AuditEntry) -> None:
+        """Append an entry; raise ``DuplicateKey`` if its id is taken."""
+
+    def entries(self, query: AuditQuery) -> list[AuditEntry]:
+        """Up to ``query.limit`` entries that pass every filter of ``query``, oldest
+        first by ``(at, id)``, starting behind ``query.after``. Must stay fast for one
+        customer's entries (an index on ``(tenant, customer_id, at)``)."""
 
 
 class IdempotencyRepository(Protocol):
@@ -1030,6 +1045,10 @@ class UnitOfWork(Protocol):
     @property
     def recommendations(self) -> RecommendationRepository:
         """Recommendation rules and mined association models."""
+
+    @property
+    def audit(self) -> AuditRepository:
+        """The append-only audit trail."""
 
     def segment_query(self) -> SegmentQuery:
         """Segment rules over the tenant's customers."""

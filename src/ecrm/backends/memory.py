@@ -17,6 +17,7 @@ import attrs
 
 from ecrm.backends.base import Capability, CustomerKey
 from ecrm.backends.memory_analytics import MemoryAnalyticsQueries
+from ecrm.backends.memory_audit import MemoryAuditRepository
 from ecrm.backends.memory_automation import MemoryAutomationQueries, MemoryJourneyRepository
 from ecrm.backends.memory_campaigns import MemoryCampaignRepository
 from ecrm.backends.memory_cases import MemoryCaseRepository
@@ -153,6 +154,8 @@ class _TenantData:
         self.association_models = _Table("association_models", self.journal)
         # model name -> everything counted for it, replaced whole on every change
         self.association_counts = _Table("association_counts", self.journal)
+        # Not in customer_attached: a merge never rewrites the audit trail.
+        self.audit_log = _Table("audit_log", self.journal)
 
     def customer_attached(self) -> list[tuple[_Table, tuple[str, ...]]]:
         """Tables whose rows carry customer ids that follow a merge, with those fields.
@@ -251,6 +254,7 @@ class MemoryUnitOfWork:
         self.segments = MemorySegmentRepository(data)
         self.analytics = MemoryAnalyticsQueries(data)
         self.recommendations = MemoryRecommendationRepository(data)
+        self.audit = MemoryAuditRepository(data)
         self._data = data
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

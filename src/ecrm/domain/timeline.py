@@ -3,18 +3,15 @@ keyset (an opaque cursor), so a page costs the same however long the history is.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 import heapq
-import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import attrs
 
-from ecrm.errors import ValidationError
+from ecrm.domain import cursors
 
 #: Page sizes: the default, and the most one call returns.
 DEFAULT_PAGE = 50
@@ -123,17 +120,13 @@ def merge_page(per_source: Iterable[Sequence[TimelineEvent]], limit: int) -> Tim
 
 def page_size(value: object) -> int:
     """A page size in 1..MAX_PAGE."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_PAGE:
-        raise ValidationError("limit", f"must be a whole number from 1 to {MAX_PAGE}, "
-                                       f"got {value!r}")
-    return value
+    return cursors.page_size(value, MAX_PAGE)
 
 
 def encode_cursor(position: Position) -> str:
     """An opaque, URL-safe cursor for ``position``."""
-    raw = json.dumps([_CURSOR_VERSION, position.at.isoformat(), position.source.value,
-                      position.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return cursors.encode(_CURSOR_VERSION, position.at.isoformat(), position.source.value,
+                          position.id)
 
 
 def decode_cursor(cursor: object) -> Position | None:
@@ -141,18 +134,12 @@ def decode_cursor(cursor: object) -> Position | None:
 
     :raises ValidationError: naming ``after``, when it is not a cursor of this timeline.
     """
-    if cursor is None:
-        return None
-    try:
-        if not isinstance(cursor, str):
-            raise TypeError(cursor)
-        padded = cursor + "=" * (-len(cursor) % 4)
-        version, at, source, event_id = json.loads(base64.urlsafe_b64decode(padded))
-        moment = datetime.fromisoformat(at)
-        if version != _CURSOR_VERSION or moment.tzinfo is None or not isinstance(event_id,
-                                                                                   str):
-            raise ValueError(cursor)
-        return Position(moment, Source(source), event_id)
-    except (TypeError, ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationError("after", "is not a cursor of this timeline (pass the "
-                                       "next_cursor of a previous page)") from None
+    def position(parts: list[Any]) -> Position:
+        at, source, event_id = parts
+        if not isinstance(event_id, str):
+            raise TypeError(event_id)
+        return Position(cursors.aware_time(at), Source(source), event_id)
+
+    return cursors.decode(cursor, _CURSOR_VERSION, position,
+                          "is not a cursor of this timeline (pass the next_cursor of a "
+                          "previous page)")

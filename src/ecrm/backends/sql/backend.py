@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, update
 from ecrm.backends.base import Capability
 from ecrm.backends.sql import driver, tables
 from ecrm.backends.sql.analytics import SQLAnalyticsQueries
+from ecrm.backends.sql.audit import SQLAuditRepository
 from ecrm.backends.sql.automation import SQLAutomationQueries, SQLJourneyRepository
 from ecrm.backends.sql.campaigns import SQLCampaignRepository
 from ecrm.backends.sql.cases import SQLCaseRepository
@@ -154,6 +155,7 @@ class SQLUnitOfWork:
         self.segment_query = SQLSegmentQuery(conn, tenant, direct=direct)
         self.segments = SQLSegmentRepository(conn, tenant, direct=direct)
         self.analytics = SQLAnalyticsQueries(conn, tenant, direct=direct)
+        self.audit = SQLAuditRepository(conn, tenant, direct=direct)
         self._conn = conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:

@@ -843,3 +843,24 @@ association_orders = Table(
     association_model_ref(),
     **MYSQL_OPTIONS,
 )
+
+# The append-only audit trail (see ``docs/audit.md``). ``customer_id`` is a plain column,
+# not a customer_ref and without a foreign key: a merge must not rewrite the log, and an
+# erased customer's entries stay. A customer's entries, the whole log and one record's
+# entries, each in (at, id) order.
+audit_log = Table(
+    "ecrm_audit_log", metadata,
+    tenant_column(),
+    Column("id", Key(36), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", Key(128)),
+    Column("action", Key(64), nullable=False),
+    Column("subject_kind", Key(32), nullable=False),
+    Column("subject_id", Key(128), nullable=False),
+    Column("customer_id", Key(128)),
+    Column("details", JSONDocument, nullable=False),
+    Index(None, "tenant_id", "customer_id", "at", "id"),
+    Index(None, "tenant_id", "at", "id"),
+    Index(None, "tenant_id", "subject_kind", "subject_id", "at", "id"),
+    **MYSQL_OPTIONS,
+)

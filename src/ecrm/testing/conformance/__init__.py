@@ -4,6 +4,7 @@ from ecrm.testing.conformance.analytics import AnalyticsContract
 from ecrm.testing.conformance.analytics_cohorts import CohortAnalyticsContract
 from ecrm.testing.conformance.analytics_journeys import JourneyAnalyticsContract
 from ecrm.testing.conformance.analytics_rfm import RFMContract
+from ecrm.testing.conformance.audit import AuditContract
 from ecrm.testing.conformance.bad_input import BadInputContract
 from ecrm.testing.conformance.campaigns import CampaignContract, FreshEnqueueContract
 from ecrm.testing.conformance.cases import CaseContract
@@ -42,7 +43,7 @@ class BackendConformanceSuite(
     JourneyAnalyticsContract, CohortAnalyticsContract, RFMContract,
     LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
     FreshEnqueueContract,
-    JourneyContract, ErasureContract, ExportContract,
+    JourneyContract, ErasureContract, ExportContract, AuditContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,

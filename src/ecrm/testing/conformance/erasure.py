@@ -172,6 +172,9 @@ class ErasureContract(ContractBase):
         assert not shop.privacy.is_erased(person.duplicate_id)
         erased = [e for name, e in recorder.events if name == "customer_erased"]
         assert erased == [{"redaction": redaction}]
+        [entry] = shop.audit.entries(action="customer.erased").items
+        assert (entry.subject_id, entry.customer_id, dict(entry.details)) == (
+            person.customer.id, person.customer.id, {"redaction_id": redaction.id})
 
     def test_an_erased_customer_cannot_be_filled_in_again(self, mailing_shop: CRM) -> None:
         shop = mailing_shop
