@@ -129,7 +129,7 @@ class AuditService:
         def read(uow: UnitOfWork) -> list[AuditEntry]:
             found = query
             if family_of is not None:
-                found = attrs.evolve(query, customer_ids=_family(uow, family_of))
+                found = attrs.evolve(query, customer_ids=customer_family(uow, family_of))
             return uow.audit.entries(found)
 
         items = self._crm.transact(read, read_only=True)
@@ -145,7 +145,7 @@ def _actions(value: object) -> tuple[str, ...] | None:
     return tuple(sorted({rules.action(v) for v in check.names("action", value)}))
 
 
-def _family(uow: UnitOfWork, customer_id: str) -> tuple[str, ...]:
+def customer_family(uow: UnitOfWork, customer_id: str) -> tuple[str, ...]:
     """The customer this id ended up as (following merges; the id itself when it was
     never merged, or is gone) and every id merged into it, directly or not."""
     top, seen = customer_id, {customer_id}

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
+from ecrm.audit import customer_family
 from ecrm.backends.base import UnitOfWork
 from ecrm.customers import resolve_customer
 from ecrm.domain import suppression as suppression_rules
 from ecrm.domain import validation as check
+from ecrm.domain.audit import AuditEntry, AuditQuery
 from ecrm.domain.customers import Customer
 from ecrm.domain.export_document import FORMAT, FORMAT_VERSION, jsonable
 from ecrm.domain.timeline import Before
@@ -257,6 +259,18 @@ def _journeys(r: Reading) -> dict[str, Any]:
                             for e in enrollments]}
 
 
+def _audit(r: Reading) -> list[Any]:
+    """The audit entries of the customer and of every id merged into it, oldest first."""
+    query = AuditQuery(customer_ids=customer_family(r.uow, r.customer.id), limit=PAGE)
+    entries: list[AuditEntry] = []
+    while True:
+        page = r.uow.audit.entries(query)
+        entries.extend(page)
+        if len(page) < PAGE:
+            return jsonable(entries)
+        query = attrs.evolve(query, after=(page[-1].at, page[-1].id))
+
+
 def _erasures(r: Reading) -> list[Any]:
     return jsonable(r.uow.privacy.redactions(r.customer.id))
 
@@ -290,6 +304,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("campaigns", ("ecrm_campaign_members",), _campaigns, context=("ecrm_campaigns",)),
     Section("messages", ("ecrm_outbox",), _messages),
     Section("journeys", ("ecrm_journey_enrollments",), _journeys, context=("ecrm_journeys",)),
+    Section("audit", ("ecrm_audit_log",), _audit),
     Section("erasures", ("ecrm_redactions",), _erasures),
 )
 
