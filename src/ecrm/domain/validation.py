@@ -89,7 +89,7 @@ def identifier(field: str, value: object) -> str:
 
 def tenant(value: object) -> str:
     """A tenant key: letters, digits, ``_ . -``, at most 64 characters."""
-    if not isinstance(value, str) or not _TENANT.match(value):
+    if not isinstance(value, str) or not _TENANT.fullmatch(value):
         raise ValidationError("tenant", f"{value!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}")
     return value
 
