@@ -209,7 +209,7 @@ class CustomerService:
             value = getattr(customer, key)
             owner = None if value is None else uow.customers.find(key, value)
             if owner is not None and owner.id != customer.id:
-                raise ConflictError(f"{key} {value!r} already belongs to customer {owner.id}")
+                raise ConflictError(f"{key} already belongs to customer {owner.id}")
 
 
 def resolve_customer(uow: UnitOfWork, customer_id: str, *, for_update: bool = False

@@ -36,8 +36,10 @@ C = TypeVar("C")
 
 @attrs.frozen
 class RejectedRow:
-    """A row that was not imported: its position in the input, its key (order id,
-    external id or e-mail, when it had one), the field at fault and why."""
+    """A row that was not imported: its position in the input, its key (order id or
+    external id, when it had one), the field at fault and why. Neither ``key`` nor
+    ``reason`` holds a personal value such as an e-mail address: ``index`` says which
+    row it was."""
 
     index: int
     key: str | None
@@ -124,7 +126,7 @@ def _customer_candidate(crm: CRM, row: object) -> Customer:
 def _customer_key(row: object) -> str | None:
     if not isinstance(row, Mapping):
         return None
-    return row.get("external_id") or row.get("email")
+    return row.get("external_id")
 
 
 def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Customer]]
@@ -139,7 +141,7 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
     fresh = []
     for index, customer in candidates:
         if customer.account_id in missing_accounts:
-            report.reject(index, customer.external_id or customer.email,
+            report.reject(index, customer.external_id,
                           ValidationError("account_id", f"no account {customer.account_id!r}"))
             continue
         keys = [(k, getattr(customer, k)) for k in ("external_id", "email")]
@@ -168,7 +170,7 @@ def _passes_customer_hooks(crm: CRM, index: int, customer: Customer, report: Imp
     try:
         crm.validate("ecrm_validate_customer", customer=customer, changes=given)
     except ValidationError as error:
-        report.reject(index, customer.external_id or customer.email, error)
+        report.reject(index, customer.external_id, error)
         return False
     return True
 
@@ -286,7 +288,7 @@ def parse_datetime(field: str, value: object) -> object:
     try:
         return datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationError(field, f"{value!r} is not an ISO 8601 datetime") from None
+        raise ValidationError(field, "is not an ISO 8601 datetime") from None
 
 
 def _date(field: str, value: object) -> object:
@@ -297,7 +299,7 @@ def _date(field: str, value: object) -> object:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationError(field, f"{value!r} is not an ISO 8601 date") from None
+        raise ValidationError(field, "is not an ISO 8601 date") from None
 
 
 def _lines(lines: object) -> object:

@@ -72,10 +72,10 @@ class WebhookChannel:
                 return _provider_id(response.read())
         except urllib.error.HTTPError as error:
             status = error.code
-            raise DeliveryError(f"HTTP {status} from {self.url}", permanent=not (
+            raise DeliveryError(f"HTTP {status} from {shown_url(self.url)}", permanent=not (
                 status >= 500 or status in TEMPORARY_STATUSES)) from error
         except (urllib.error.URLError, OSError) as error:
-            raise DeliveryError(f"POST {self.url}: {error}") from error
+            raise DeliveryError(f"POST {shown_url(self.url)}: {error}") from error
 
 
 def payload(message: OutboxMessage) -> dict[str, Any]:
@@ -87,6 +87,21 @@ def payload(message: OutboxMessage) -> dict[str, Any]:
             "campaign_id": message.campaign_id, "variant": message.variant,
             "step": message.step, "attempt": message.attempts + 1,
             "created_at": message.created_at.isoformat()}
+
+
+def shown_url(url: str) -> str:
+    """``url`` as delivery errors show it: without a user name, password, query or
+    fragment, which often carry an access token (errors are kept on the message and
+    end up in logs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}{'' if port is None else f':{port}'}{parts.path}"
 
 
 def sign(secret: str | bytes, body: bytes, timestamp: int) -> str:

@@ -67,7 +67,7 @@ def email(field: str, value: object) -> str | None:
     if address is None:
         return None
     if not _EMAIL.match(address):
-        raise ValidationError(field, f"{address!r} is not a valid e-mail address")
+        raise ValidationError(field, "is not a valid e-mail address")
     return address.lower()
 
 
@@ -75,7 +75,7 @@ def phone(field: str, value: object) -> str | None:
     """Digits with optional leading ``+`` and the usual separators."""
     number = text(field, value, 32)
     if number is not None and not _PHONE.match(number):
-        raise ValidationError(field, f"{number!r} is not a phone number")
+        raise ValidationError(field, "is not a phone number")
     return number
 
 
@@ -83,7 +83,7 @@ def identifier(field: str, value: object) -> str:
     """A short lower-case name such as a channel: ``[a-z][a-z0-9_]{0,31}``."""
     name = required_text(field, value, 32)
     if not _IDENTIFIER.match(name):
-        raise ValidationError(field, f"{name!r} must match [a-z][a-z0-9_]* (at most 32 chars)")
+        raise ValidationError(field, "must match [a-z][a-z0-9_]* (at most 32 chars)")
     return name
 
 
@@ -177,6 +177,6 @@ def choice(kind: type[E], field: str) -> Callable[[object], E]:
             return kind(value)
         except ValueError:
             allowed = ", ".join(repr(member.value) for member in kind)
-            raise ValidationError(field, f"{value!r} is not one of {allowed}") from None
+            raise ValidationError(field, f"is not one of {allowed}") from None
 
     return convert
