@@ -119,14 +119,15 @@ def verify_signature(secret: str | bytes, header: str | None, body: bytes, *,
 
     fields = _signature_fields(header or "")
     stamps = fields.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
     timestamp = int(stamps[0])
     moment = time.time() if now is None else now
     if abs(moment - timestamp) > tolerance:
         return False
     expected = _digest(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, given) for given in fields.get("v1", []))
+    return any(hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+               for given in fields.get("v1", []))
 
 
 def _digest(secret: str | bytes, timestamp: int, body: bytes) -> str:

@@ -1,0 +1,50 @@
+"""Security review: what arrives from outside (an unsubscribe link's token, a webhook's
+signature header) is refused cleanly whatever it holds: a ValidationError naming the
+field, or False, never another exception (which a host's endpoint would answer with a
+500)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ecrm
+from ecrm.channels.webhook import sign, verify_signature
+
+SECRET = "0123456789abcdef0123"
+hostile = st.text(max_size=80) | st.sampled_from(
+    ["é.AAAA", "\u00e9.\u00e9", "a.b", ".", "..", "\x00.\x00", "AAAA.é", "𝟙.𝟚"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(token=hostile)
+def test_any_token_text_is_refused_with_a_validation_error(token: str) -> None:
+    crm = ecrm.CRM.open("memory://", secret=SECRET)
+    with pytest.raises(ecrm.ValidationError) as caught:
+        crm.consent.read_token(token)
+    assert caught.value.field == "token"
+
+
+@pytest.mark.parametrize("token", ["é.AAAA", "東京.abc"])
+def test_a_token_with_non_ascii_text_is_refused(token: str) -> None:
+    crm = ecrm.CRM.open("memory://", secret=SECRET)
+    with pytest.raises(ecrm.ValidationError):
+        crm.consent.read_token(token)
+
+
+@settings(max_examples=200, deadline=None)
+@given(header=hostile | st.builds(lambda t, v: f"t={t},v1={v}", hostile, hostile))
+def test_any_signature_header_gives_true_or_false(header: str) -> None:
+    assert verify_signature(SECRET, header, b"{}", now=1_700_000_000) is False
+
+
+@pytest.mark.parametrize("header", ["t=1700000000,v1=é", "t=²,v1=00", "t=1700000000,v1=𝟘"])
+def test_non_ascii_signature_fields_are_refused(header: str) -> None:
+    assert verify_signature(SECRET, header, b"{}", now=1_700_000_000) is False
+
+
+def test_a_good_signature_still_verifies() -> None:
+    header = sign(SECRET, b"{}", 1_700_000_000)
+    assert verify_signature(SECRET, header, b"{}", now=1_700_000_000)
+    assert verify_signature(SECRET, header + ",v1=é", b"{}", now=1_700_000_000)
