@@ -195,3 +195,22 @@ def test_reprs_mask_personal_values(canary: str) -> None:
     assert canary not in shown and "1984" not in shown and "female" not in shown, shown
     assert "id='c-1'" in shown and "external_id='X-1'" in shown and "email=<hidden>" in shown
     assert customer == attrs.evolve(customer) and hash(address) == hash(attrs.evolve(address))
+
+
+@pytest.mark.parametrize("fixture", ["memory", "sqlite_backend"])
+def test_a_duplicate_key_names_the_key_not_the_value(
+        fixture: str, request: pytest.FixtureRequest) -> None:
+    from ecrm.backends.memory import MemoryBackend
+    from ecrm.domain.customers import Customer
+    from ecrm.errors import DuplicateKey
+
+    backend = MemoryBackend() if fixture == "memory" else request.getfixturevalue(fixture)
+    tenant, now = f"dup-{uuid.uuid4().hex[:8]}", datetime(2026, 4, 1, tzinfo=timezone.utc)
+    first, second = (Customer(id=str(uuid.uuid4()), created_at=now, updated_at=now,
+                              signed_up_at=now, email="qzcanary@example.com")
+                     for _ in range(2))
+    with backend.unit_of_work(tenant) as uow:
+        uow.customers.add(first)
+    with pytest.raises(DuplicateKey) as caught, backend.unit_of_work(tenant) as uow:
+        uow.customers.add(second)
+    assert caught.value.key == "customers.email" and "qzcanary" not in str(caught.value)
