@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 import ecrm
 from ecrm import CRM, ManualClock
+from ecrm.domain.segment_fields import SegmentField, ValueType
 from ecrm.messages import send_everything
 
 WHEN = datetime(2026, 4, 1, 9, tzinfo=timezone.utc)
@@ -32,3 +34,49 @@ def test_a_delivery_channel_without_send_is_refused_before_any_claim() -> None:
         crm.messages.dispatch()
     assert error.value.field == "plugins" and "send(message)" in error.value.message
     assert crm.messages.get(message.id) == message  # still pending, not claimed
+
+
+class Loyal:
+    """A plugin segment field whose Python form returns ``value``."""
+
+    def __init__(self, kind: ValueType, value: object, nullable: bool = True) -> None:
+        self.field = SegmentField("shop.visits", kind, "visits", nullable=nullable,
+                                  sql=lambda context: None, python=lambda context: value)
+
+    @ecrm.hookimpl
+    def ecrm_segment_fields(self, crm: CRM) -> list[SegmentField]:
+        return [self.field]
+
+
+@pytest.mark.parametrize(("kind", "value", "nullable"), [
+    (ValueType.INTEGER, "3", True), (ValueType.INTEGER, True, True),
+    (ValueType.INTEGER, 2.5, True), (ValueType.DECIMAL, 2.5, True),
+    (ValueType.TEXT, 3, True), (ValueType.BOOLEAN, 1, True),
+    (ValueType.DATE, WHEN, True), (ValueType.DATETIME, WHEN.replace(tzinfo=None), True),
+    (ValueType.INTEGER, None, False)])
+def test_a_plugin_fields_wrong_value_is_a_validation_error(
+        kind: ValueType, value: object, nullable: bool) -> None:
+    crm = CRM.open("memory://", plugins=[Loyal(kind, value, nullable)])
+    crm.customers.create(email="a@example.com")
+    with pytest.raises(ecrm.ValidationError) as error:
+        crm.segments.count({"field": "shop.visits", "op": "!=", "value": _other(kind)})
+    assert error.value.field == "fields" and "shop.visits" in error.value.message
+
+
+@pytest.mark.parametrize(("kind", "value"), [
+    (ValueType.INTEGER, 3), (ValueType.DECIMAL, Decimal("2.5")), (ValueType.DECIMAL, 2),
+    (ValueType.TEXT, "x"), (ValueType.BOOLEAN, False), (ValueType.DATE, WHEN.date()),
+    (ValueType.DATETIME, WHEN), (ValueType.INTEGER, None)])
+def test_a_plugin_fields_right_value_is_used(kind: ValueType, value: object) -> None:
+    crm = CRM.open("memory://", plugins=[Loyal(kind, value)])
+    crm.customers.create(email="a@example.com")
+    rule = ("shop.visits is null" if value is None else
+            {"field": "shop.visits", "op": "!=", "value": _other(kind)})
+    assert crm.segments.count(rule) == 1
+
+
+def _other(kind: ValueType) -> object:
+    """A value of ``kind`` no test above returns."""
+    return {ValueType.INTEGER: 99, ValueType.DECIMAL: "99", ValueType.TEXT: "zz",
+            ValueType.BOOLEAN: True, ValueType.DATE: "2001-01-01",
+            ValueType.DATETIME: "2001-01-01T00:00:00+00:00"}[kind]

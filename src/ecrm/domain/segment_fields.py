@@ -422,6 +422,31 @@ def _date(value: object) -> date:
     return value
 
 
+
+#: The Python types a plugin field's ``python`` form may return for each value type.
+_PLUGIN_TYPES: dict[ValueType, tuple[type, ...]] = {
+    ValueType.TEXT: (str,), ValueType.INTEGER: (int,), ValueType.DECIMAL: (Decimal, int),
+    ValueType.BOOLEAN: (bool,), ValueType.DATETIME: (datetime,), ValueType.DATE: (date,),
+}
+
+
+def plugin_value(field: SegmentField, value: object) -> Any:
+    """``value``, what ``field``'s plugin ``python`` form returned, when it is None (for a
+    nullable field) or of the field's type; else ValidationError on ``fields`` naming the
+    field and the type returned (never the value)."""
+    if value is None and field.nullable:
+        return None
+    kind = field.type
+    wrong_bool = isinstance(value, bool) and kind is not ValueType.BOOLEAN
+    wrong_date = isinstance(value, datetime) and kind is ValueType.DATE
+    naive = isinstance(value, datetime) and value.utcoffset() is None
+    if (not isinstance(value, _PLUGIN_TYPES[kind]) or wrong_bool or wrong_date or naive):
+        raise RuleError("fields", f"plugin field {field.name} returned "
+                                  f"{type(value).__name__} for a {kind.value} field"
+                                  + ("" if field.nullable else " that is not nullable"))
+    return value
+
+
 _CONVERTERS: dict[ValueType, Callable[[object], Any]] = {
     ValueType.TEXT: _text,
     ValueType.INTEGER: _integer,
