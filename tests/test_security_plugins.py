@@ -1,4 +1,5 @@
-"""Security review: what plugins return is checked before ecrm uses it."""
+"""Security review: what plugins return is checked before ecrm uses it, and the built-in
+channels keep what they send well-formed."""
 
 from __future__ import annotations
 
@@ -80,3 +81,20 @@ def _other(kind: ValueType) -> object:
     return {ValueType.INTEGER: 99, ValueType.DECIMAL: "99", ValueType.TEXT: "zz",
             ValueType.BOOLEAN: True, ValueType.DATE: "2001-01-01",
             ValueType.DATETIME: "2001-01-01T00:00:00+00:00"}[kind]
+
+
+def test_a_subject_with_line_breaks_cannot_add_headers() -> None:
+    """A subject rendered from a template may hold a customer's name with a line break;
+    the e-mail keeps it on one line (no header injection, and the message can be sent)."""
+    from ecrm.channels.smtp import build_email
+    from ecrm.domain.outbox import new_message
+
+    message = new_message(
+        message_id="m-1", key="k", channel="email", purpose="transactional", customer_id=None,
+        recipient="a@example.com", subject="Hi Taro\r\nBcc: evil@example.com\nX: y",
+        body="hi", data={}, priority=5, due_at=WHEN, campaign_id=None, variant=None,
+        step=None, now=WHEN)
+    mail = build_email(message, "shop@example.com")
+    assert mail["Bcc"] is None and mail["X"] is None
+    assert mail["Subject"] == "Hi Taro Bcc: evil@example.com X: y"
+    assert b"\nBcc:" not in bytes(mail)

@@ -92,7 +92,7 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = message.recipient
-    mail["Subject"] = message.subject or ""
+    mail["Subject"] = one_line(message.subject or "")
     mail["Date"] = formatdate(message.created_at.timestamp())
     mail["Message-ID"] = message_id_header(message.id, sender)
     mail["X-Ecrm-Message-Id"] = message.id
@@ -102,6 +102,13 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     if isinstance(html, str) and html:
         mail.add_alternative(html, subtype="html")
     return mail
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks as spaces: a subject rendered from a template may
+    hold a customer's name, and a name may hold a line break (which the e-mail library
+    refuses in a header, so the message could never be sent)."""
+    return " ".join(text.splitlines())
 
 
 def message_id_header(message_id: str, sender: str) -> str:
