@@ -214,3 +214,4 @@ def test_a_duplicate_key_names_the_key_not_the_value(
     with pytest.raises(DuplicateKey) as caught, backend.unit_of_work(tenant) as uow:
         uow.customers.add(second)
     assert caught.value.key == "customers.email" and "qzcanary" not in str(caught.value)
+

@@ -5,6 +5,8 @@ field, or False, never another exception (which a host's endpoint would answer w
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -48,3 +50,23 @@ def test_a_good_signature_still_verifies() -> None:
     header = sign(SECRET, b"{}", 1_700_000_000)
     assert verify_signature(SECRET, header, b"{}", now=1_700_000_000)
     assert verify_signature(SECRET, header + ",v1=é", b"{}", now=1_700_000_000)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    document: dict[str, Any] = {}
+    inner = document
+    for _ in range(depth - 1):
+        inner["a"] = {}
+        inner = inner["a"]
+    return document
+
+
+@pytest.mark.parametrize("depth", [65, 600, 5000])
+def test_deeply_nested_attributes_are_a_validation_error(depth: int) -> None:
+    """A host passing a request's JSON straight through must get a ValidationError, not a
+    RecursionError (a 500)."""
+    crm = ecrm.CRM.open("memory://")
+    with pytest.raises(ecrm.ValidationError) as caught:
+        crm.customers.create(attributes=_nested(depth))
+    assert caught.value.field.startswith("attributes") and "64 levels" in caught.value.message
+    assert crm.customers.create(attributes=_nested(64)).attributes == _nested(64)
