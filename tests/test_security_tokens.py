@@ -70,3 +70,10 @@ def test_deeply_nested_attributes_are_a_validation_error(depth: int) -> None:
         crm.customers.create(attributes=_nested(depth))
     assert caught.value.field.startswith("attributes") and "64 levels" in caught.value.message
     assert crm.customers.create(attributes=_nested(64)).attributes == _nested(64)
+
+
+def test_a_deeply_nested_inbound_payload_is_a_validation_error() -> None:
+    crm = ecrm.CRM.open("memory://")
+    with pytest.raises(ecrm.ValidationError) as caught:
+        crm.inbound.receive("email", _nested(5000))
+    assert caught.value.field == "payload"

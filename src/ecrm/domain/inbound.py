@@ -205,6 +205,8 @@ def _json_size(value: Mapping[str, Any]) -> int:
                    .encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError) as error:
         raise ValidationError("payload", f"a mapping payload must be JSON: {error}") from None
+    except RecursionError:
+        raise ValidationError("payload", "nests too deeply to be JSON") from None
 
 
 def _check_size(size: int, max_bytes: int) -> None:
