@@ -113,3 +113,11 @@ def test_a_plugin_field_name_with_a_trailing_newline_is_refused() -> None:
     with pytest.raises(RuleError) as caught:
         FieldRegistry([field])
     assert caught.value.field == "fields"
+
+
+@pytest.mark.parametrize("rule", [None, [], 0, True, 1.5, object(), b"age > 1"])
+def test_a_rule_of_another_type_is_a_rule_error(rule: object) -> None:
+    crm = CRM.open("memory://")
+    with pytest.raises(RuleError) as caught:
+        crm.segments.count(rule)  # type: ignore[arg-type]
+    assert caught.value.field == "rule" and "expected a rule" in caught.value.message
