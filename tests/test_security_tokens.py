@@ -77,3 +77,15 @@ def test_a_deeply_nested_inbound_payload_is_a_validation_error() -> None:
     with pytest.raises(ecrm.ValidationError) as caught:
         crm.inbound.receive("email", _nested(5000))
     assert caught.value.field == "payload"
+
+
+@pytest.mark.parametrize(("survivor", "duplicate", "field"), [
+    (None, "c-1", "survivor_id"), ("c-1", None, "duplicate_id"), ("c-1", 7, "duplicate_id"),
+    (["c-1"], "c-2", "survivor_id")])
+def test_a_merge_of_missing_ids_is_a_validation_error(
+        survivor: object, duplicate: object, field: str) -> None:
+    """A host passing a form's missing field (None) got a TypeError from sorting."""
+    crm = ecrm.CRM.open("memory://")
+    with pytest.raises(ecrm.ValidationError) as caught:
+        crm.customers.merge(survivor, duplicate)  # type: ignore[arg-type]
+    assert caught.value.field == field

@@ -128,6 +128,8 @@ class CustomerService:
         (see :meth:`merges`) and the duplicate id keeps answering ``get`` with the
         survivor.
         """
+        survivor_id = check.required_text("survivor_id", survivor_id, 64)
+        duplicate_id = check.required_text("duplicate_id", duplicate_id, 64)
         if survivor_id == duplicate_id:
             raise ValidationError("duplicate_id", "cannot merge a customer into itself")
 
