@@ -71,6 +71,8 @@ def _attempts(crm: CRM, canary: str) -> Iterator[tuple[str, Callable[[], Any]]]:
     yield "bad update", lambda: customers.update(owner.id, phone=f"{canary} 555")
     yield "bad suppression", lambda: crm.suppressions.add("sms", f"call {canary}")
     yield "bad consent channel", lambda: crm.consent.grant(owner.id, f"{canary}!")
+    yield "bad sender", lambda: crm.inbound.receive("email", (
+        f"From: {canary} <{canary}@@example>\r\n\r\nhi {canary}").encode())
     yield "mail without address", lambda: crm.inbound.receive(
         "email", f"From: {canary} Yamada\r\nSubject: hi\r\n\r\nbody {canary}".encode())
     yield "bad headers", lambda: crm.inbound.receive(
