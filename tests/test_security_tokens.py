@@ -5,6 +5,8 @@ field, or False, never another exception (which a host's endpoint would answer w
 
 from __future__ import annotations
 
+import contextlib
+from datetime import timezone
 from typing import Any
 
 import pytest
@@ -89,3 +91,50 @@ def test_a_merge_of_missing_ids_is_a_validation_error(
     with pytest.raises(ecrm.ValidationError) as caught:
         crm.customers.merge(survivor, duplicate)  # type: ignore[arg-type]
     assert caught.value.field == field
+
+
+any_value = st.one_of(
+    st.none(), st.text(max_size=20), st.integers(), st.floats(), st.booleans(),
+    st.binary(max_size=5), st.lists(st.text(max_size=5), max_size=3), st.dates(),
+    st.datetimes(), st.datetimes(timezones=st.just(timezone.utc)), st.decimals(),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3),
+    st.tuples(st.text(max_size=5), st.text(max_size=5)), st.just(object()))
+CUSTOMER_FIELDS = ["email", "name", "kana_name", "phone", "external_id", "birth_date",
+                   "gender", "address", "acquisition_channel", "account_id", "attributes",
+                   "signed_up_at"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=st.dictionaries(st.sampled_from(CUSTOMER_FIELDS), any_value, max_size=4),
+       values=st.lists(any_value, min_size=2, max_size=2))
+def test_shopper_facing_writes_raise_only_ecrm_errors(fields: dict[str, object],
+                                                      values: list[object]) -> None:
+    crm = ecrm.CRM.open("memory://")
+    someone = crm.customers.create(email="someone@example.com")
+    calls = [lambda: crm.customers.create(**fields),
+             lambda: crm.customers.update(someone.id, **fields),
+             lambda: crm.customers.import_many([fields]),
+             lambda: crm.consent.grant(someone.id, values[0], source=values[1]),
+             lambda: crm.suppressions.add(values[0], values[1]),
+             lambda: crm.inbound.receive("email", values[0], headers=values[1])]
+    for call in calls:
+        with contextlib.suppress(ecrm.ValidationError, ecrm.ConflictError):
+            call()
+
+
+rule_documents = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10)
+    | st.sampled_from(["and", "email", "attribute", "==", "in", "orders.count", ">="]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["and", "or", "not", "field", "op", "value", "args", "key"]),
+        inner, max_size=4), max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None)
+@given(rule=rule_documents | st.text(max_size=60))
+def test_any_rule_document_or_text_is_a_rule_or_a_rule_error(rule: object) -> None:
+    crm = ecrm.CRM.open("memory://")
+    try:
+        crm.segments.count(rule)  # type: ignore[arg-type]
+    except ecrm.ValidationError as error:
+        assert error.field.startswith("rule")
