@@ -98,3 +98,36 @@ def test_a_subject_with_line_breaks_cannot_add_headers() -> None:
     assert mail["Bcc"] is None and mail["X"] is None
     assert mail["Subject"] == "Hi Taro Bcc: evil@example.com X: y"
     assert b"\nBcc:" not in bytes(mail)
+
+
+class _Refusing:
+    """An aiosmtpd handler refusing every recipient, quoting the address as servers do."""
+
+    async def handle_RCPT(self, server: object, session: object, envelope: object,
+                          address: str, options: list[str]) -> str:
+        return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+
+
+def test_an_smtp_refusal_keeps_no_address() -> None:
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from ecrm import SMTPChannel
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(_Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        crm = CRM.open("memory://", clock=ManualClock(WHEN),
+                       plugins=[SMTPChannel("127.0.0.1", port, sender="shop@example.com")])
+        crm.messages.gate = send_everything
+        message = crm.messages.send(key="k", channel="email", purpose="transactional",
+                                    recipient="qzcanary@example.com", body="hi")
+        assert crm.messages.dispatch().dead_ids == (message.id,)
+    finally:
+        controller.stop()
+    error = str(crm.messages.get(message.id).last_error)
+    assert "550" in error and "<address>" in error and "qzcanary" not in error, error
