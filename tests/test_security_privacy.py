@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import string
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
@@ -217,3 +218,45 @@ def test_a_duplicate_key_names_the_key_not_the_value(
         uow.customers.add(second)
     assert caught.value.key == "customers.email" and "qzcanary" not in str(caught.value)
 
+
+
+class _Failing:
+    """A delivery channel that fails with an unexpected exception, and a plugin whose
+    notification hook fails: ecrm logs both."""
+
+    name = "email"
+
+    def send(self, message: Any) -> str:
+        raise RuntimeError("the gateway is down")
+
+    @ecrm.hookimpl
+    def ecrm_delivery_channels(self, crm: CRM) -> list[object]:
+        return [self]
+
+    @ecrm.hookimpl
+    def ecrm_customer_created(self, crm: CRM, customer: Any) -> None:
+        raise RuntimeError("the listener is down")
+
+
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(canary=canaries)
+def test_ecrm_log_records_hold_no_personal_values(
+        canary: str, caplog: pytest.LogCaptureFixture) -> None:
+    from ecrm.messages import send_everything
+
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="ecrm"):
+        crm = CRM.open("memory://", plugins=[_Failing()])
+        crm.messages.gate = send_everything
+        customer = crm.customers.create(email=f"{canary}@example.com", name=canary)
+        crm.messages.send(key="k", channel="email", purpose="transactional",
+                          customer_id=customer.id, recipient=f"{canary}@example.com",
+                          subject=canary, body=f"hello {canary}")
+        crm.messages.dispatch()
+    logged = [r for r in caplog.records if r.name.startswith("ecrm")]
+    assert len(logged) >= 2  # the failing channel and the failing listener
+    for record in logged:
+        assert canary not in record.getMessage() and canary not in (record.exc_text or "")
+        if record.exc_info:
+            assert canary not in "".join(traceback.format_exception(*record.exc_info))
