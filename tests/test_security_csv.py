@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -72,3 +73,23 @@ def test_imported_formula_cells_are_kept_as_plain_text() -> None:
     customer = crm.customers.find(external_id="C1")
     assert customer is not None
     assert (customer.name, customer.attributes) == ("=cmd|' /C calc'!A0", {"note": "@SUM(A1)"})
+
+
+def test_an_unreadable_csv_line_is_a_validation_error_naming_it() -> None:
+    """A cell over ``csv.field_size_limit()`` raised ``_csv.Error``; the message names the
+    line, not the cell."""
+    from ecrm import ValidationError
+    from ecrm.importing import read_customers_csv, read_orders_csv
+
+    crm = CRM.open("memory://")
+    big = "qzcanary" * 20_000
+    text = f"email,name\na@example.com,A\nb@example.com,{big}\n"
+    with pytest.raises(ValidationError) as caught:
+        crm.customers.import_many(read_customers_csv(io.StringIO(text)))
+    assert caught.value.field == "source" and "line 3" in caught.value.message
+    assert "qzcanary" not in str(caught.value)
+    orders = ("order_id,customer_id,placed_at,channel,sku,quantity,unit_price\n"
+              f"A1,{big},x,web,S,1,1\n")
+    with pytest.raises(ValidationError) as caught:
+        list(read_orders_csv(io.StringIO(orders)))
+    assert caught.value.field == "source"

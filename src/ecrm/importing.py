@@ -343,7 +343,9 @@ LINE_COLUMNS = ("sku", "category", "quantity", "unit_price")
 def read_customers_csv(source: str | Path | TextIO) -> Iterator[dict[str, Any]]:
     """Rows of a customers CSV (header: any of ``create``'s arguments, the address columns
     ``postal_code, prefecture, city, street, building, country``, and ``attributes.KEY``
-    columns) as mappings for ``crm.customers.import_many``. Empty cells are absent."""
+    columns) as mappings for ``crm.customers.import_many``. Empty cells are absent. A line
+    the csv module cannot read raises ValidationError on ``source`` (batches before it
+    are stored)."""
     with _open(source) as handle:
         for row in _csv_rows(handle):
             yield _customer_row(row)
@@ -399,14 +401,19 @@ def read_orders_csv(source: str | Path | TextIO, *, default_timezone: tzinfo | N
 def _csv_rows(handle: TextIO) -> Iterator[dict[str, str]]:
     """Rows keyed by the header like ``csv.DictReader``'s, built more cheaply: blank lines
     are skipped, cells missing from a short row are absent, cells beyond the header are
-    dropped (both readers ignore them)."""
+    dropped (both readers ignore them). A file the csv module cannot read (a cell larger
+    than ``csv.field_size_limit()``) raises ValidationError on ``source`` naming the line,
+    as the rows are read."""
     reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        return
-    for values in reader:
-        if values:
-            yield dict(zip(header, values, strict=False))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        for values in reader:
+            if values:
+                yield dict(zip(header, values, strict=False))
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit()
+        raise ValidationError("source", f"line {reader.line_num}: {error}") from None
 
 
 def _in_zone(text: str, zone: tzinfo) -> object:
