@@ -418,7 +418,7 @@ def test_deep_nesting_is_not_walked_for_ever() -> None:
     (b"", "message", "empty"),
     ("  \r\n ", "message", "empty"),
     (b"Subject: hi\r\n\r\nbody", "from", "missing"),
-    (b"From: Taro Yamada\r\nSubject: hi\r\n\r\nbody", "from", "'Taro Yamada' holds no"),
+    (b"From: Taro Yamada\r\nSubject: hi\r\n\r\nbody", "from", "holds no e-mail address"),
     (b"From: <>\r\n\r\n", "from", "holds no e-mail address"),
     (b"\x00\xffnot an e-mail at all", "from", "missing"),
     ("From: a@b.jp\n\n\udc00", "message", "lone surrogate"),

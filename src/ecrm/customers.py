@@ -139,6 +139,8 @@ class CustomerService:
         (see :meth:`merges`) and the duplicate id keeps answering ``get`` with the
         survivor.
         """
+        survivor_id = check.required_text("survivor_id", survivor_id, 64)
+        duplicate_id = check.required_text("duplicate_id", duplicate_id, 64)
         if survivor_id == duplicate_id:
             raise ValidationError("duplicate_id", "cannot merge a customer into itself")
 
@@ -225,7 +227,7 @@ class CustomerService:
             value = getattr(customer, key)
             owner = None if value is None else uow.customers.find(key, value)
             if owner is not None and owner.id != customer.id:
-                raise ConflictError(f"{key} {value!r} already belongs to customer {owner.id}")
+                raise ConflictError(f"{key} already belongs to customer {owner.id}")
 
 
 def resolve_customer(uow: UnitOfWork, customer_id: str, *, for_update: bool = False

@@ -38,8 +38,10 @@ C = TypeVar("C")
 
 @attrs.frozen
 class RejectedRow:
-    """A row that was not imported: its position in the input, its key (order id,
-    external id or e-mail, when it had one), the field at fault and why."""
+    """A row that was not imported: its position in the input, its key (order id or
+    external id, when it had one), the field at fault and why. Neither ``key`` nor
+    ``reason`` holds a personal value such as an e-mail address: ``index`` says which
+    row it was."""
 
     index: int
     key: str | None
@@ -126,7 +128,7 @@ def _customer_candidate(crm: CRM, row: object) -> Customer:
 def _customer_key(row: object) -> str | None:
     if not isinstance(row, Mapping):
         return None
-    return row.get("external_id") or row.get("email")
+    return row.get("external_id")
 
 
 def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Customer]]
@@ -141,7 +143,7 @@ def _store_customers(crm: CRM, uow: UnitOfWork, candidates: list[tuple[int, Cust
     fresh = []
     for index, customer in candidates:
         if customer.account_id in missing_accounts:
-            report.reject(index, customer.external_id or customer.email,
+            report.reject(index, customer.external_id,
                           ValidationError("account_id", f"no account {customer.account_id!r}"))
             continue
         keys = [(k, getattr(customer, k)) for k in ("external_id", "email")]
@@ -175,7 +177,7 @@ def _passes_customer_hooks(crm: CRM, index: int, customer: Customer, report: Imp
     try:
         crm.validate("ecrm_validate_customer", customer=customer, changes=given)
     except ValidationError as error:
-        report.reject(index, customer.external_id or customer.email, error)
+        report.reject(index, customer.external_id, error)
         return False
     return True
 
@@ -293,7 +295,7 @@ def parse_datetime(field: str, value: object) -> object:
     try:
         return datetime.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationError(field, f"{value!r} is not an ISO 8601 datetime") from None
+        raise ValidationError(field, "is not an ISO 8601 datetime") from None
 
 
 def _date(field: str, value: object) -> object:
@@ -304,7 +306,7 @@ def _date(field: str, value: object) -> object:
     try:
         return date.fromisoformat(value.strip())
     except ValueError:
-        raise ValidationError(field, f"{value!r} is not an ISO 8601 date") from None
+        raise ValidationError(field, "is not an ISO 8601 date") from None
 
 
 def _lines(lines: object) -> object:
@@ -348,7 +350,9 @@ LINE_COLUMNS = ("sku", "category", "quantity", "unit_price")
 def read_customers_csv(source: str | Path | TextIO) -> Iterator[dict[str, Any]]:
     """Rows of a customers CSV (header: any of ``create``'s arguments, the address columns
     ``postal_code, prefecture, city, street, building, country``, and ``attributes.KEY``
-    columns) as mappings for ``crm.customers.import_many``. Empty cells are absent."""
+    columns) as mappings for ``crm.customers.import_many``. Empty cells are absent. A line
+    the csv module cannot read raises ValidationError on ``source`` (batches before it
+    are stored)."""
     with _open(source) as handle:
         for row in _csv_rows(handle):
             yield _customer_row(row)
@@ -404,14 +408,19 @@ def read_orders_csv(source: str | Path | TextIO, *, default_timezone: tzinfo | N
 def _csv_rows(handle: TextIO) -> Iterator[dict[str, str]]:
     """Rows keyed by the header like ``csv.DictReader``'s, built more cheaply: blank lines
     are skipped, cells missing from a short row are absent, cells beyond the header are
-    dropped (both readers ignore them)."""
+    dropped (both readers ignore them). A file the csv module cannot read (a cell larger
+    than ``csv.field_size_limit()``) raises ValidationError on ``source`` naming the line,
+    as the rows are read."""
     reader = csv.reader(handle)
-    header = next(reader, None)
-    if header is None:
-        return
-    for values in reader:
-        if values:
-            yield dict(zip(header, values, strict=False))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        for values in reader:
+            if values:
+                yield dict(zip(header, values, strict=False))
+    except csv.Error as error:  # e.g. a cell over csv.field_size_limit()
+        raise ValidationError("source", f"line {reader.line_num}: {error}") from None
 
 
 def _in_zone(text: str, zone: tzinfo) -> object:

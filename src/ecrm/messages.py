@@ -443,5 +443,8 @@ def _gather_channels(crm: CRM) -> dict[str, DeliveryChannel]:
             name = check.identifier("channel", getattr(channel, "name", None))
             if name in found:
                 raise ValidationError("plugins", f"two delivery channels named {name!r}")
+            if not callable(getattr(channel, "send", None)):
+                raise ValidationError("plugins", f"delivery channel {name!r} has no "
+                                                 "send(message) method")
             found[name] = channel
     return found

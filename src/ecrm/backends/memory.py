@@ -83,7 +83,7 @@ class _Table:
         for field, index in self.unique.items():
             value = getattr(row, field)
             if value is not None and index.get(value, key) != key:
-                raise DuplicateKey(f"{self.name}.{field}", str(value))
+                raise DuplicateKey(f"{self.name}.{field}")  # not the value: personal data
 
     def _put(self, key: str, row: Any) -> None:
         self.rows[key] = row

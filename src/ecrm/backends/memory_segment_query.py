@@ -28,7 +28,7 @@ from ecrm.domain.money import from_minor, to_minor
 from ecrm.domain.orders import Order, OrderStatus
 from ecrm.domain.rfm import DEFAULT_BINS, DEFAULT_SEGMENTS, RFMRow, RFMScorer
 from ecrm.domain.segment_eval import cheap_first, select, split_on_row
-from ecrm.domain.segment_fields import RuleContext
+from ecrm.domain.segment_fields import RuleContext, plugin_value
 from ecrm.domain.segment_rules import Condition, Rule
 
 if TYPE_CHECKING:
@@ -192,9 +192,9 @@ def _reader(condition: Condition, context: RuleContext) -> Reader:
     args = dict(condition.args)
     if field.python is not None:
         plugin = field.python
-        return lambda facts: plugin(PythonFieldContext(
+        return lambda facts: plugin_value(field, plugin(PythonFieldContext(
             facts.customer, args, context.as_of, context.currency, facts.orders,
-            facts.interactions, facts.cases))
+            facts.interactions, facts.cases)))
     if field.name in _ON_ROW:
         read = _row_reader(condition, context)
         return lambda facts: read(facts.customer)

@@ -9,6 +9,7 @@ replies are permanent (the message goes dead).
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from ecrm.domain import validation as check
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
 
     from ecrm.crm import CRM
     from ecrm.domain.outbox import OutboxMessage
+
+
+#: An e-mail address inside a server's reply.
+_ADDRESS = re.compile(r"[^\s<>@\"']+@[^\s<>@\"']+")
 
 
 class SMTPChannel:
@@ -66,7 +71,8 @@ class SMTPChannel:
         except smtplib.SMTPResponseException as error:
             raise _refused(error.smtp_code, error.smtp_error) from error
         except (OSError, smtplib.SMTPException) as error:
-            raise DeliveryError(f"SMTP {self.host}:{self.port}: {error}") from error
+            raise DeliveryError(f"SMTP {self.host}:{self.port}: {_masked(str(error))}"
+                                ) from error
         return str(mail["Message-ID"])
 
     def _connect(self) -> smtplib.SMTP:
@@ -92,7 +98,7 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = message.recipient
-    mail["Subject"] = message.subject or ""
+    mail["Subject"] = one_line(message.subject or "")
     mail["Date"] = formatdate(message.created_at.timestamp())
     mail["Message-ID"] = message_id_header(message.id, sender)
     mail["X-Ecrm-Message-Id"] = message.id
@@ -102,6 +108,13 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     if isinstance(html, str) and html:
         mail.add_alternative(html, subtype="html")
     return mail
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks as spaces: a subject rendered from a template may
+    hold a customer's name, and a name may hold a line break (which the e-mail library
+    refuses in a header, so the message could never be sent)."""
+    return " ".join(text.splitlines())
 
 
 def message_id_header(message_id: str, sender: str) -> str:
@@ -119,4 +132,10 @@ def _unsubscribe_headers(mail: EmailMessage, data: Any) -> None:
 
 def _refused(code: int, reply: bytes | str) -> DeliveryError:
     text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    return DeliveryError(f"SMTP {code}: {text}", permanent=500 <= code < 600)
+    return DeliveryError(f"SMTP {code}: {_masked(text)}", permanent=500 <= code < 600)
+
+
+def _masked(text: str) -> str:
+    """``text`` with every e-mail address in it as ``<address>``: a server's refusal
+    often quotes the recipient, and the reason is kept on the message."""
+    return _ADDRESS.sub("<address>", text)

@@ -72,10 +72,10 @@ class WebhookChannel:
                 return _provider_id(response.read())
         except urllib.error.HTTPError as error:
             status = error.code
-            raise DeliveryError(f"HTTP {status} from {self.url}", permanent=not (
+            raise DeliveryError(f"HTTP {status} from {shown_url(self.url)}", permanent=not (
                 status >= 500 or status in TEMPORARY_STATUSES)) from error
         except (urllib.error.URLError, OSError) as error:
-            raise DeliveryError(f"POST {self.url}: {error}") from error
+            raise DeliveryError(f"POST {shown_url(self.url)}: {error}") from error
 
 
 def payload(message: OutboxMessage) -> dict[str, Any]:
@@ -87,6 +87,21 @@ def payload(message: OutboxMessage) -> dict[str, Any]:
             "campaign_id": message.campaign_id, "variant": message.variant,
             "step": message.step, "attempt": message.attempts + 1,
             "created_at": message.created_at.isoformat()}
+
+
+def shown_url(url: str) -> str:
+    """``url`` as delivery errors show it: without a user name, password, query or
+    fragment, which often carry an access token (errors are kept on the message and
+    end up in logs)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{parts.scheme}://{host}{'' if port is None else f':{port}'}{parts.path}"
 
 
 def sign(secret: str | bytes, body: bytes, timestamp: int) -> str:
@@ -104,14 +119,15 @@ def verify_signature(secret: str | bytes, header: str | None, body: bytes, *,
 
     fields = _signature_fields(header or "")
     stamps = fields.get("t", [])
-    if len(stamps) != 1 or not stamps[0].isdigit():
+    if len(stamps) != 1 or not (stamps[0].isascii() and stamps[0].isdigit()):
         return False
     timestamp = int(stamps[0])
     moment = time.time() if now is None else now
     if abs(moment - timestamp) > tolerance:
         return False
     expected = _digest(secret, timestamp, body)
-    return any(hmac.compare_digest(expected, given) for given in fields.get("v1", []))
+    return any(hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+               for given in fields.get("v1", []))
 
 
 def _digest(secret: str | bytes, timestamp: int, body: bytes) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from ecrm.domain import validation as check
+from ecrm.domain.personal import personal
 from ecrm.errors import ConflictError, ValidationError
 
 #: The longest message body, in characters (a long e-mail fits; a document does not).
@@ -142,7 +143,7 @@ class CaseMessage:
     customer_id: str
     kind: MessageKind
     channel: str
-    body: str
+    body: str = personal()
     occurred_at: datetime
     recorded_at: datetime
     author: str | None = None

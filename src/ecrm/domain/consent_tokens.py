@@ -94,7 +94,8 @@ def read(key: bytes, text: object, *, now: datetime,
     """The content of token ``text`` once its signature checks out (and it is at most
     ``max_age`` old). :raises ValidationError: on ``token``: malformed, forged, altered
     or expired."""
-    if not isinstance(text, str) or len(text) > MAX_TOKEN or text.count(".") != 1:
+    if (not isinstance(text, str) or len(text) > MAX_TOKEN or not text.isascii()
+            or text.count(".") != 1):
         raise ValidationError("token", "is not an ecrm consent token")
     payload, signature = text.split(".")
     if not hmac.compare_digest(_decode(signature), _mac(key, payload)):

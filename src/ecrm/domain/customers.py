@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ecrm.domain import validation as check
+from ecrm.domain.personal import personal
 from ecrm.errors import ValidationError
 
 #: The 47 prefectures in JIS X 0401 order.
@@ -29,33 +30,34 @@ class Address:
     """A postal address. For ``country="JP"`` the prefecture must be one of the 47
     (written as on the post, e.g. ``"東京都"``)."""
 
-    postal_code: str | None = None
+    postal_code: str | None = personal(default=None)
     prefecture: str | None = None
-    city: str | None = None
-    street: str | None = None
-    building: str | None = None
+    city: str | None = personal(default=None)
+    street: str | None = personal(default=None)
+    building: str | None = personal(default=None)
     country: str = "JP"
 
 
 @attrs.frozen
 class Customer:
-    """A person who buys from the shop. ``id`` is ecrm's; ``external_id`` is the host's."""
+    """A person who buys from the shop. ``id`` is ecrm's; ``external_id`` is the host's.
+    The repr masks the personal fields (:mod:`ecrm.domain.personal`)."""
 
     id: str
     created_at: datetime
     updated_at: datetime
     signed_up_at: datetime
-    email: str | None = None
-    name: str | None = None
-    kana_name: str | None = None
-    phone: str | None = None
+    email: str | None = personal(default=None)
+    name: str | None = personal(default=None)
+    kana_name: str | None = personal(default=None)
+    phone: str | None = personal(default=None)
     external_id: str | None = None
-    birth_date: date | None = None
-    gender: str | None = None
-    address: Address | None = None
+    birth_date: date | None = personal(default=None)
+    gender: str | None = personal(default=None)
+    address: Address | None = personal(default=None)
     acquisition_channel: str | None = None
     account_id: str | None = None
-    attributes: dict[str, Any] = attrs.field(factory=dict)
+    attributes: dict[str, Any] = personal(factory=dict)
 
 
 @attrs.frozen
@@ -180,7 +182,7 @@ def _gender(value: object) -> str | None:
     if value is None:
         return None
     if value not in GENDERS:
-        raise ValidationError("gender", f"{value!r} is not one of {', '.join(GENDERS)}")
+        raise ValidationError("gender", f"is not one of {', '.join(GENDERS)}")
     return str(value)
 
 
@@ -197,7 +199,7 @@ def _address(value: object) -> Address | None:
         raise ValidationError(f"address.{sorted(unknown)[0]}", "is not a field of an address")
     country = check.required_text("address.country", value.get("country", "JP"), 2).upper()
     if len(country) != 2 or not country.isalpha():
-        raise ValidationError("address.country", f"{country!r} is not an ISO 3166 alpha-2 code")
+        raise ValidationError("address.country", "is not an ISO 3166 alpha-2 code")
     prefecture = check.text("address.prefecture", value.get("prefecture"), 32)
     if country == "JP" and prefecture is not None and prefecture not in JAPANESE_PREFECTURES:
         raise ValidationError("address.prefecture",

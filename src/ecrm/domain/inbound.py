@@ -20,6 +20,7 @@ import attrs
 from ecrm.domain import cases
 from ecrm.domain import validation as check
 from ecrm.domain.interactions import small_payload
+from ecrm.domain.personal import hidden
 from ecrm.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -74,11 +75,12 @@ class Sender:
     customer_id: str | None = attrs.field(
         default=None, converter=lambda value: check.text("sender.customer_id", value, 128))
     email: str | None = attrs.field(
-        default=None, converter=lambda value: check.email("sender.email", value))
+        default=None, converter=lambda value: check.email("sender.email", value), repr=hidden)
     external_id: str | None = attrs.field(
         default=None, converter=lambda value: check.text("sender.external_id", value, 128))
     name: str | None = attrs.field(
-        default=None, converter=lambda value: check.text("sender.name", value, 200))
+        default=None, converter=lambda value: check.text("sender.name", value, 200),
+        repr=hidden)
 
     def __attrs_post_init__(self) -> None:
         if self.customer_id is None and self.email is None and self.external_id is None:
@@ -98,7 +100,7 @@ class InboundMessage:
     """
 
     sender: Sender = attrs.field(validator=_is_sender)
-    body: str = attrs.field(converter=cases.body)
+    body: str = attrs.field(converter=cases.body, repr=hidden)
     occurred_at: datetime = attrs.field(converter=_moment)
     external_id: str = attrs.field(
         converter=lambda value: check.required_text("external_id", value, MAX_EXTERNAL_ID))
@@ -203,6 +205,8 @@ def _json_size(value: Mapping[str, Any]) -> int:
                    .encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError) as error:
         raise ValidationError("payload", f"a mapping payload must be JSON: {error}") from None
+    except RecursionError:
+        raise ValidationError("payload", "nests too deeply to be JSON") from None
 
 
 def _check_size(size: int, max_bytes: int) -> None:
@@ -225,7 +229,8 @@ def header_map(value: object) -> dict[str, str]:
     for pair in pairs:
         if not (isinstance(pair, tuple) and len(pair) == 2
                 and all(isinstance(part, str) for part in pair)):
-            raise ValidationError("headers", f"expected (name, value) strings, got {pair!r}")
+            raise ValidationError("headers", f"expected (name, value) strings, got "
+                                         f"{type(pair).__name__}")
         name, text = pair[0].strip().lower(), pair[1].strip()
         headers[name] = f"{headers[name]}, {text}" if name in headers else text
     return headers

@@ -51,7 +51,7 @@ def to_decimal(field: str, value: object) -> Decimal:
         try:
             result = Decimal(value.strip() if isinstance(value, str) else value)
         except InvalidOperation:
-            raise ValidationError(field, f"{value!r} is not a number") from None
+            raise ValidationError(field, "is not a number") from None
     else:
         raise ValidationError(field, f"expected a Decimal, got {type(value).__name__}")
     if not result.is_finite():

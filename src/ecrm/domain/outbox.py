@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 
 from ecrm.domain import validation as check
+from ecrm.domain.personal import personal
 from ecrm.errors import ValidationError
 
 #: Longest idempotency key.
@@ -69,10 +70,10 @@ class OutboxMessage:
     customer_id: str | None
     channel: str
     purpose: str
-    recipient: str
-    subject: str | None
-    body: str
-    data: Mapping[str, Any]
+    recipient: str = personal()
+    subject: str | None = personal()
+    body: str = personal()
+    data: Mapping[str, Any] = personal()
     priority: int
     campaign_id: str | None
     variant: str | None

@@ -62,7 +62,8 @@ OPERATORS: dict[ValueType, frozenset[Op]] = {
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 #: Attribute keys and channel names in rules: word characters and ``-``, nothing that
-#: could mean something to a JSON path or SQL.
+#: could mean something to a JSON path or SQL. Checked with ``fullmatch``: ``$`` alone
+#: would let a trailing newline through.
 _KEY = re.compile(r"^[^\W][\w\-]{0,63}$")
 _BIGGEST = 2**63
 
@@ -212,7 +213,7 @@ class FieldRegistry:
     def _add(self, field: SegmentField) -> None:
         if not isinstance(field, SegmentField):
             raise RuleError("fields", f"expected a SegmentField, got {type(field).__name__}")
-        if not _NAME.match(field.name):
+        if not _NAME.fullmatch(field.name):
             raise RuleError("fields", f"{field.name!r} is not a field name "
                                       "(lower-case words joined by dots)")
         if field.name in self._fields:
@@ -299,7 +300,7 @@ def _bind_args(field: SegmentField, args: dict[str, Any]) -> dict[str, Any]:
             continue
         where = f"{field.name}({param.name})"
         bound[param.name] = coerce(param.type, value, where)
-        if param.key and not _KEY.match(bound[param.name]):
+        if param.key and not _KEY.fullmatch(bound[param.name]):
             raise RuleError("rule", f"{where}: {value!r} may hold only letters, digits, "
                                     "'_' and '-' (at most 64)")
     if not MIN_BINS <= bound.get("bins", DEFAULT_BINS) <= MAX_BINS:
@@ -418,6 +419,31 @@ def _date(value: object) -> date:
         value = date.fromisoformat(value)
     if isinstance(value, datetime) or not isinstance(value, date):
         raise TypeError(f"got {type(value).__name__}")
+    return value
+
+
+
+#: The Python types a plugin field's ``python`` form may return for each value type.
+_PLUGIN_TYPES: dict[ValueType, tuple[type, ...]] = {
+    ValueType.TEXT: (str,), ValueType.INTEGER: (int,), ValueType.DECIMAL: (Decimal, int),
+    ValueType.BOOLEAN: (bool,), ValueType.DATETIME: (datetime,), ValueType.DATE: (date,),
+}
+
+
+def plugin_value(field: SegmentField, value: object) -> Any:
+    """``value``, what ``field``'s plugin ``python`` form returned, when it is None (for a
+    nullable field) or of the field's type; else ValidationError on ``fields`` naming the
+    field and the type returned (never the value)."""
+    if value is None and field.nullable:
+        return None
+    kind = field.type
+    wrong_bool = isinstance(value, bool) and kind is not ValueType.BOOLEAN
+    wrong_date = isinstance(value, datetime) and kind is ValueType.DATE
+    naive = isinstance(value, datetime) and value.utcoffset() is None
+    if (not isinstance(value, _PLUGIN_TYPES[kind]) or wrong_bool or wrong_date or naive):
+        raise RuleError("fields", f"plugin field {field.name} returned "
+                                  f"{type(value).__name__} for a {kind.value} field"
+                                  + ("" if field.nullable else " that is not nullable"))
     return value
 
 

@@ -227,12 +227,13 @@ def conditions(rule: Rule) -> Iterator[Condition]:
 
 
 def depth(rule: Rule) -> int:
-    """How many and/or/not levels ``rule`` nests (a lone condition: 0)."""
-    if isinstance(rule, Condition):
-        return 0
+    """How many and/or/not levels ``rule`` nests (a lone condition: 0; so is what is not a
+    rule at all, which binding then refuses by its type)."""
     if isinstance(rule, Not):
         return 1 + depth(rule.part)
-    return 1 + max((depth(part) for part in rule.parts), default=0)
+    if isinstance(rule, (And, Or)):
+        return 1 + max((depth(part) for part in rule.parts), default=0)
+    return 0
 
 
 # -- the document form ------------------------------------------------------------------

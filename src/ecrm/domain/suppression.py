@@ -14,6 +14,7 @@ from datetime import datetime
 import attrs
 
 from ecrm.domain import validation as check
+from ecrm.domain.personal import personal
 from ecrm.errors import ValidationError
 
 #: The longest address kept (an e-mail address may be 254 characters; a LINE or device
@@ -37,7 +38,7 @@ class Suppression:
     """``address`` may not be sent to on ``channel`` since ``created_at``."""
 
     channel: str
-    address: str
+    address: str = personal()
     reason: SuppressionReason
     created_at: datetime
     source: str | None = None
@@ -53,7 +54,7 @@ def address(channel: str, value: object) -> str:
     if channel in ("sms", "phone"):
         digits = re.sub(r"[^\d+]", "", text)
         if not re.fullmatch(r"\+?\d{3,20}", digits):
-            raise ValidationError("address", f"{text!r} is not a phone number")
+            raise ValidationError("address", "is not a phone number")
         return digits
     if _SPACES.search(text):
         raise ValidationError("address", "must not contain white space")

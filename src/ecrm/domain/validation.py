@@ -22,6 +22,10 @@ _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 #: backend alike.
 NUL_MESSAGE = "must not contain the NUL character (\\x00)"
 SURROGATE_MESSAGE = "must be valid Unicode; a lone surrogate (\\ud800-\\udfff) cannot be stored"
+#: How deep a JSON value (attributes, payloads, message data) may nest: deep enough for
+#: any real document, and far from Python's recursion limit, which a hostile one would
+#: otherwise reach (a RecursionError instead of a ValidationError).
+MAX_JSON_DEPTH = 64
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
 
 
@@ -67,7 +71,7 @@ def email(field: str, value: object) -> str | None:
     if address is None:
         return None
     if not _EMAIL.match(address):
-        raise ValidationError(field, f"{address!r} is not a valid e-mail address")
+        raise ValidationError(field, "is not a valid e-mail address")
     return address.lower()
 
 
@@ -75,7 +79,7 @@ def phone(field: str, value: object) -> str | None:
     """Digits with optional leading ``+`` and the usual separators."""
     number = text(field, value, 32)
     if number is not None and not _PHONE.match(number):
-        raise ValidationError(field, f"{number!r} is not a phone number")
+        raise ValidationError(field, "is not a phone number")
     return number
 
 
@@ -83,13 +87,13 @@ def identifier(field: str, value: object) -> str:
     """A short lower-case name such as a channel: ``[a-z][a-z0-9_]{0,31}``."""
     name = required_text(field, value, 32)
     if not _IDENTIFIER.match(name):
-        raise ValidationError(field, f"{name!r} must match [a-z][a-z0-9_]* (at most 32 chars)")
+        raise ValidationError(field, "must match [a-z][a-z0-9_]* (at most 32 chars)")
     return name
 
 
 def tenant(value: object) -> str:
     """A tenant key: letters, digits, ``_ . -``, at most 64 characters."""
-    if not isinstance(value, str) or not _TENANT.match(value):
+    if not isinstance(value, str) or not _TENANT.fullmatch(value):
         raise ValidationError("tenant", f"{value!r} must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}")
     return value
 
@@ -126,7 +130,8 @@ def positive_int(field: str, value: object) -> int:
 
 
 def json_mapping(field: str, value: object) -> dict[str, Any]:
-    """A JSON-compatible mapping with string keys, deep-copied so callers cannot mutate it."""
+    """A JSON-compatible mapping with string keys, nesting at most
+    :data:`MAX_JSON_DEPTH` levels, deep-copied so callers cannot mutate it."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -134,7 +139,7 @@ def json_mapping(field: str, value: object) -> dict[str, Any]:
     return _json_value(field, value)
 
 
-def _json_value(field: str, value: Any) -> Any:
+def _json_value(field: str, value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         _check_characters(field, value)
         return value
@@ -148,16 +153,18 @@ def _json_value(field: str, value: Any) -> Any:
         if not math.isfinite(value):
             raise ValidationError(field, "NaN and infinity are not JSON")
         return value
+    if isinstance(value, (Mapping, list, tuple)) and depth >= MAX_JSON_DEPTH:
+        raise ValidationError(field, f"nests deeper than {MAX_JSON_DEPTH} levels")
     if isinstance(value, Mapping):
         result = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise ValidationError(field, f"keys must be strings, got {key!r}")
+                raise ValidationError(field, f"keys must be strings, got {type(key).__name__}")
             _check_characters(field, key)
-            result[key] = _json_value(f"{field}.{key}", item)
+            result[key] = _json_value(f"{field}.{key}", item, depth + 1)
         return result
     if isinstance(value, (list, tuple)):
-        return [_json_value(f"{field}[{i}]", item) for i, item in enumerate(value)]
+        return [_json_value(f"{field}[{i}]", item, depth + 1) for i, item in enumerate(value)]
     raise ValidationError(field, f"{type(value).__name__} is not JSON (use str, number, bool, "
                                  "None, list or mapping)")
 
@@ -177,6 +184,6 @@ def choice(kind: type[E], field: str) -> Callable[[object], E]:
             return kind(value)
         except ValueError:
             allowed = ", ".join(repr(member.value) for member in kind)
-            raise ValidationError(field, f"{value!r} is not one of {allowed}") from None
+            raise ValidationError(field, f"is not one of {allowed}") from None
 
     return convert

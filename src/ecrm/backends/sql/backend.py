@@ -191,7 +191,12 @@ def _begin_host_transaction(conn: Connection) -> None:
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url``. For SQLite files it turns on foreign keys, waits on locks
     instead of failing, and takes the write lock at BEGIN so that concurrent writers
-    queue rather than deadlock."""
+    queue rather than deadlock.
+
+    Statement parameters (customers' e-mail addresses, names, ...) are left out of
+    SQLAlchemy's error messages and statement logs (``hide_parameters=True``) unless
+    ``options`` say otherwise: see the security page of the docs."""
+    options.setdefault("hide_parameters", True)
     engine = create_engine(url, **options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -23,15 +23,23 @@ def translated() -> Iterator[None]:
     except sa_exc.IntegrityError as error:
         if _is_unique_violation(error):
             raise DuplicateKey(_unique_key_name(error)) from error
-        raise BackendError(f"integrity error: {error.orig}") from error
+        raise BackendError(f"integrity error: {_summary(error)}") from error
     except sa_exc.DBAPIError as error:
         if _is_transient(error):
-            raise TransientError(str(error.orig)) from error
+            raise TransientError(_summary(error)) from error
         if _is_missing_table(error):
             raise SchemaMissing("ecrm's tables are missing: run the migrations "
                                 "(ecrm.backends.sql.migrations.upgrade) or create_schema()"
                                 ) from error
-        raise BackendError(str(error.orig)) from error
+        raise BackendError(_summary(error)) from error
+
+
+def _summary(error: sa_exc.DBAPIError) -> str:
+    """The first line of the driver's message. PostgreSQL puts the offending row's values
+    (``DETAIL: Failing row contains (...)``, ``Key (email)=(...)``) on the lines after
+    it, and those are personal data that must not reach the host's logs."""
+    lines = str(error.orig).strip().splitlines()
+    return lines[0] if lines else type(error.orig).__name__
 
 
 def _code(error: sa_exc.DBAPIError) -> tuple[str | None, int | None]:

@@ -12,6 +12,7 @@ before any subquery (:func:`ecrm.domain.segment_eval.cheap_first`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -130,11 +131,20 @@ class SQLSegmentQuery(_TenantScoped):
             name = literal(key, String())
             return case((func.jsonb_typeof(document.op("->")(name)) == "string",
                          document.op("->>", return_type=String())(name)))
+        if dialect == "sqlite" and not key.isascii():
+            # JSON text stores such keys \u-escaped, and SQLite's path lookup compares
+            # them unescaped (no match); json_each reads keys unescaped.
+            each = func.json_each(document).table_valued("key", "type", "value")
+            return (select(each.c.value).where(each.c.key == key, each.c.type == "text")
+                    .scalar_subquery())
         path = f'$."{key}"'  # key holds only word characters and '-'
         if dialect == "sqlite":
             return case((func.json_type(document, path) == "text",
                          func.json_extract(document, path)))
         extracted = func.json_extract(document, path)
+        if not key.isascii():  # MariaDB compares keys as written: also try the \u form
+            escaped = json.dumps(key)[1:-1]
+            extracted = func.coalesce(extracted, func.json_extract(document, f'$."{escaped}"'))
         return case((func.json_type(extracted) == "STRING", func.json_unquote(extracted)))
 
     def orders_where(self, args: dict[str, Any], context: RuleContext,
