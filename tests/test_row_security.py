@@ -12,10 +12,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 
-import attrs
 import pytest
-from sqlalchemy import Engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
 from ecrm import CRM
 from ecrm.backends.sql import SQLBackend, make_engine, metadata
@@ -30,6 +28,7 @@ from ecrm.backends.sql.tables import customers
 from ecrm.errors import BackendError, ValidationError
 from ecrm.testing.conformance.tenancy import TenancyContract
 from ecrm.testing.conformance.tenant_isolation import TenantIsolationContract
+from ecrm.testing.row_security import SecuredSchema, secured_schema
 from tests.servers import server_engine, server_url
 from tests.workload import exercise_everything
 
@@ -58,50 +57,17 @@ def test_row_level_security_needs_postgresql(tmp_path) -> None:
     assert SQLBackend(engine).row_level_security is False
 
 
-@attrs.frozen
-class Secured:
-    """A schema with ecrm's tables under row-level security: ``owner`` is the superuser
-    that made them, ``app`` the plain role ecrm runs as."""
-
-    owner: Engine
-    app: Engine
-
-    def backend(self) -> SQLBackend:
-        return SQLBackend(self.app, row_level_security=True)
-
-    def count_all(self) -> int:
-        """Every customer row, of every tenant (the superuser bypasses the policies)."""
-        with self.owner.connect() as conn:
-            return conn.execute(text("SELECT count(*) FROM ecrm_customers")).scalar_one()
-
-
 @pytest.fixture(scope="module")
-def secured() -> Iterator[Secured]:
-    url = make_url(server_url("postgres"))
-    admin = server_engine("postgres", isolation_level="AUTOCOMMIT")
-    name = f"ecrm_rls_{uuid.uuid4().hex[:10]}"  # the schema's and the role's
-    path = {"options": f"-c search_path={name}"}
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-        conn.exec_driver_sql(f"CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS")
-    owner = make_engine(url, connect_args=path)
-    app = make_engine(url.set(username=name, password=None), connect_args=path)
-    try:
-        SQLBackend(owner).create_schema()
-        enable_row_security(owner)
-        with owner.begin() as conn:
-            conn.exec_driver_sql(f"GRANT USAGE ON SCHEMA {name} TO {name}")
-            conn.exec_driver_sql(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES "
-                                 f"IN SCHEMA {name} TO {name}")
-        yield Secured(owner, app)
-    finally:
-        app.dispose()
-        owner.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
-            conn.exec_driver_sql(f"DROP OWNED BY {name}")
-            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {name}")
-        admin.dispose()
+def secured() -> Iterator[SecuredSchema]:
+    server_engine("postgres").dispose()  # reachable, or skip (fail in CI)
+    with secured_schema(server_url("postgres")) as schema:
+        yield schema
+
+
+def count_all(secured: SecuredSchema) -> int:
+    """Every customer row, of every tenant (the superuser bypasses the policies)."""
+    with secured.owner.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM ecrm_customers")).scalar_one()
 
 
 def two_tenants(backend: SQLBackend) -> tuple[CRM, CRM]:
@@ -117,7 +83,7 @@ def raw_count(backend: SQLBackend, tenant: str) -> int:
 
 
 @pytest.mark.postgres
-def test_a_unit_of_work_sees_only_its_tenants_rows(secured: Secured) -> None:
+def test_a_unit_of_work_sees_only_its_tenants_rows(secured: SecuredSchema) -> None:
     backend = secured.backend()
     a, b = two_tenants(backend)
     for n in range(3):
@@ -125,15 +91,15 @@ def test_a_unit_of_work_sees_only_its_tenants_rows(secured: Secured) -> None:
     b.customers.create(email="0@example.com")
     assert raw_count(backend, a.tenant) == 3
     assert raw_count(backend, b.tenant) == 1
-    assert secured.count_all() >= 4
+    assert count_all(secured) >= 4
 
 
 @pytest.mark.postgres
-def test_a_row_of_another_tenant_cannot_be_written(secured: Secured) -> None:
+def test_a_row_of_another_tenant_cannot_be_written(secured: SecuredSchema) -> None:
     backend = secured.backend()
     a, b = two_tenants(backend)
     theirs = b.customers.create(name="B")
-    before = secured.count_all()
+    before = count_all(secured)
     planted = insert(customers).values(
         tenant_id=b.tenant, id=str(uuid.uuid4()), name="planted", attributes={},
         created_at=theirs.created_at, updated_at=theirs.created_at)
@@ -145,12 +111,12 @@ def test_a_row_of_another_tenant_cannot_be_written(secured: Secured) -> None:
             text("UPDATE ecrm_customers SET name = 'hijacked' WHERE id = :id"),
             {"id": theirs.id}).rowcount
     assert touched == 0
-    assert secured.count_all() == before
+    assert count_all(secured) == before
     assert b.customers.get(theirs.id) == theirs
 
 
 @pytest.mark.postgres
-def test_without_a_tenant_nothing_is_visible_or_writable(secured: Secured) -> None:
+def test_without_a_tenant_nothing_is_visible_or_writable(secured: SecuredSchema) -> None:
     a, _ = two_tenants(secured.backend())
     a.customers.create(name="A")
     with secured.app.connect() as conn:
@@ -163,7 +129,7 @@ def test_without_a_tenant_nothing_is_visible_or_writable(secured: Secured) -> No
 
 
 @pytest.mark.postgres
-def test_every_operation_works_under_row_level_security(secured: Secured) -> None:
+def test_every_operation_works_under_row_level_security(secured: SecuredSchema) -> None:
     backend = secured.backend()
     a, b = two_tenants(backend)
     exercise_everything(a)
@@ -173,7 +139,7 @@ def test_every_operation_works_under_row_level_security(secured: Secured) -> Non
 
 
 @pytest.mark.postgres
-def test_the_host_connection_mode_names_the_tenant_too(secured: Secured) -> None:
+def test_the_host_connection_mode_names_the_tenant_too(secured: SecuredSchema) -> None:
     run = uuid.uuid4().hex[:8]
     with secured.app.connect() as conn:
         crm = CRM(SQLBackend(conn, row_level_security=True), tenant=f"host-{run}")
@@ -186,7 +152,7 @@ def test_the_host_connection_mode_names_the_tenant_too(secured: Secured) -> None
 
 
 @pytest.mark.postgres
-def test_the_policies_can_be_turned_off_again(secured: Secured) -> None:
+def test_the_policies_can_be_turned_off_again(secured: SecuredSchema) -> None:
     with secured.owner.begin() as conn:
         disable_row_security(conn)
         off = conn.execute(text("SELECT count(*) FROM pg_policies WHERE policyname = :p "
@@ -203,5 +169,5 @@ class TestIsolationUnderRowSecurity(TenancyContract, TenantIsolationContract):
     """The tenancy contracts, with the policies on and ecrm as a plain role."""
 
     @pytest.fixture
-    def backend(self, secured: Secured) -> SQLBackend:
+    def backend(self, secured: SecuredSchema) -> SQLBackend:
         return secured.backend()

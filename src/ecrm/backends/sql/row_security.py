@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, Table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.compiler import IdentifierPreparer
 
@@ -44,7 +44,7 @@ def row_security_ddl(*, force: bool = False,
     """
     quote = preparer or postgresql.dialect().identifier_preparer
     statements: list[str] = []
-    for table in tables.metadata.sorted_tables:
+    for table in _tables():
         name = quote.format_table(table)
         statements += [
             f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
@@ -60,12 +60,24 @@ def no_row_security_ddl(*, preparer: IdentifierPreparer | None = None) -> list[s
     """The statements that undo :func:`row_security_ddl`."""
     quote = preparer or postgresql.dialect().identifier_preparer
     statements: list[str] = []
-    for table in tables.metadata.sorted_tables:
+    for table in _tables():
         name = quote.format_table(table)
         statements += [f"DROP POLICY IF EXISTS {POLICY} ON {name}",
                        f"ALTER TABLE {name} NO FORCE ROW LEVEL SECURITY",
                        f"ALTER TABLE {name} DISABLE ROW LEVEL SECURITY"]
     return statements
+
+
+def app_role_ddl(role: str, *, schema: str = "public") -> list[str]:
+    """The statements that let ``role`` (an existing login role that is neither the
+    tables' owner, nor a superuser, nor ``BYPASSRLS``) use ecrm's tables in ``schema``:
+    data privileges only, so the policies hold it."""
+    quote = postgresql.dialect().identifier_preparer
+    who, where = quote.quote(role), quote.quote_schema(schema)
+    return [f"GRANT USAGE ON SCHEMA {where} TO {who}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON "
+            f"{', '.join(f'{where}.{quote.quote(t.name)}' for t in _tables())} "
+            f"TO {who}"]
 
 
 def enable_row_security(bind: Engine | Connection, *, force: bool = False) -> None:
@@ -89,6 +101,10 @@ def require_postgresql(bind: Engine | Connection, field: str) -> None:
         raise ValidationError(field, f"row-level security needs PostgreSQL, not "
                                      f"{bind.dialect.name}; on other databases the tenant "
                                      "predicate every ecrm statement carries is the guard")
+
+
+def _tables() -> list[Table]:
+    return list(tables.metadata.sorted_tables)
 
 
 def _run(bind: Engine | Connection,
