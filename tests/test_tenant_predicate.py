@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 
 import pytest
 from sqlalchemy import event
@@ -17,20 +18,80 @@ TABLES = sorted((t.name for t in metadata.sorted_tables), key=len, reverse=True)
 CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|PRAGMA)\b", re.I)
 
 
+#: A table in a FROM, JOIN, UPDATE, DELETE or INSERT position (not ``table.column``), with
+#: its alias if it has one.
+OCCURRENCE = re.compile(rf"\b({'|'.join(TABLES)})\b(?!\.)(?:\s+AS\s+(\w+))?", re.I)
+#: ``a.tenant_id = b.tenant_id``: a join on the tenant.
+JOINED = re.compile(r"\b(\w+)\.tenant_id\s*=\s*(\w+)\.tenant_id\b")
+INSERT_INTO = re.compile(r"\s*INSERT\s+(?:\w+\s+)*?INTO\s+(\w+)\s*\(([^)]*)\)", re.I)
+
+
 def unscoped_tables(statement: str) -> list[str]:
-    """The ecrm tables in ``statement`` that lack a tenant constraint."""
-    touched = {t for t in TABLES if re.search(rf"\b{t}\b", statement)}
-    if statement.lstrip().upper().startswith("INSERT"):
-        columns = statement[statement.index("(") + 1: statement.index(")")]
-        return [] if "tenant_id" in columns else sorted(touched)
-    return sorted(t for t in touched
-                  if not re.search(rf"\b{t}\.tenant_id\s*(=|IN\b)", statement))
+    """The ecrm tables in ``statement`` that some reference to lacks a tenant constraint.
+
+    Every reference to a table (by its name or its alias; a table may appear several
+    times, in subqueries) needs a constraint of its own: ``name.tenant_id = <a value>``
+    or ``IN (...)``, or a join ``name.tenant_id = other.tenant_id`` to a reference that is
+    bound to a value itself. An INSERT's target is constrained by a ``tenant_id`` column
+    in its column list; whatever it selects from is checked like any other statement.
+    """
+    names: dict[str, str] = {}  # reference name -> table
+    occurrences: Counter[str] = Counter()
+    bound: Counter[str] = Counter()
+    for match in OCCURRENCE.finditer(statement):
+        name = (match.group(2) or match.group(1)).lower()
+        names[name] = match.group(1).lower()
+        occurrences[name] += 1
+    insert = INSERT_INTO.match(statement)
+    if insert and "tenant_id" in insert.group(2):
+        bound[insert.group(1).lower()] += 1
+    joins = [(a.lower(), b.lower()) for a, b in JOINED.findall(statement)]
+    for name in names:
+        bound[name] += len(re.findall(
+            rf"\b{name}\.tenant_id\s*(?:=|IN\b)(?!\s*\w+\.tenant_id\b)", statement, re.I))
+    reached = {name for name in names if bound[name]}
+    for _ in joins:  # a join scopes a reference joined to a bound one
+        reached |= {b for a, b in joins if a in reached} | {a for a, b in joins if b in reached}
+    linked = Counter(name for pair in joins for name in pair)
+    enough = sum(occurrences.values()) <= sum(bound.values()) + len(joins)
+    return sorted({table for name, table in names.items()
+                   if name not in reached
+                   or occurrences[name] > bound[name] + (linked[name] if enough else 0)})
 
 
 def test_the_audit_notices_a_missing_predicate() -> None:
     assert unscoped_tables("SELECT ecrm_orders.order_id FROM ecrm_orders") == ["ecrm_orders"]
     assert unscoped_tables("INSERT INTO ecrm_orders (order_id) VALUES (?)") == ["ecrm_orders"]
     assert unscoped_tables("SELECT 1 FROM ecrm_orders WHERE ecrm_orders.tenant_id = ?") == []
+    assert unscoped_tables("INSERT INTO ecrm_orders (tenant_id, order_id) VALUES (?, ?)") == []
+
+
+def test_the_audit_sees_every_reference_not_just_every_table() -> None:
+    scoped = "FROM ecrm_orders WHERE ecrm_orders.tenant_id = ?"
+    # the same table again in a subquery, without its own predicate
+    assert unscoped_tables(f"SELECT 1 {scoped} AND ecrm_orders.customer_id IN "
+                           "(SELECT ecrm_orders.customer_id FROM ecrm_orders)") == [
+        "ecrm_orders"]
+    # an alias whose predicate is missing, while the table's own name has one
+    assert unscoped_tables(f"SELECT 1 {scoped} AND ecrm_orders.customer_id IN (SELECT "
+                           "theirs.customer_id FROM ecrm_orders AS theirs)") == ["ecrm_orders"]
+    assert unscoped_tables(f"SELECT 1 {scoped} AND ecrm_orders.customer_id IN (SELECT "
+                           "theirs.customer_id FROM ecrm_orders AS theirs WHERE "
+                           "theirs.tenant_id = ?)") == []
+    # a join on the tenant scopes nothing unless one side is bound to a value
+    join = ("SELECT 1 FROM ecrm_orders JOIN ecrm_order_lines ON "
+            "ecrm_order_lines.tenant_id = ecrm_orders.tenant_id")
+    assert unscoped_tables(join) == ["ecrm_order_lines", "ecrm_orders"]
+    assert unscoped_tables(f"{join} WHERE ecrm_orders.tenant_id = ?") == []
+    assert unscoped_tables(f"{join} WHERE ecrm_orders.tenant_id = ? AND ecrm_orders.order_id "
+                           "IN (SELECT ecrm_orders.order_id FROM ecrm_orders)") == [
+        "ecrm_order_lines", "ecrm_orders"]
+    # a comma-separated FROM list
+    assert unscoped_tables("SELECT 1 FROM ecrm_order_lines, ecrm_orders WHERE "
+                           "ecrm_order_lines.tenant_id = ?") == ["ecrm_orders"]
+    # an INSERT's target names its tenant, but what it copies from must too
+    assert unscoped_tables("INSERT INTO ecrm_segment_members (tenant_id, customer_id) SELECT "
+                           "?, ecrm_customers.id FROM ecrm_customers") == ["ecrm_customers"]
 
 
 @pytest.mark.parametrize("fixture", ["sqlite_backend", "postgres_backend", "mysql_backend"])
@@ -72,4 +133,5 @@ def assert_every_statement_is_scoped(statements: list[str]) -> None:
     assert len(set(data_statements)) > 25  # the workload really ran
     offenders = {s: unscoped_tables(s) for s in data_statements if unscoped_tables(s)}
     assert not offenders, offenders
-    assert {t for s in data_statements for t in TABLES if t in s} == set(TABLES)
+    assert {match.group(1).lower() for s in data_statements
+            for match in OCCURRENCE.finditer(s)} == set(TABLES)
