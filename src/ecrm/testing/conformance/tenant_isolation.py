@@ -8,7 +8,8 @@ segments, so one time in three it names another tenant's row. A plain-Python mod
 tenant's own operations says what must happen: to a tenant, a neighbour's id is unknown
 (``NotFound``, or ``ValidationError`` where the operation names a customer as a field). After
 every step each tenant's customers, orders, order summaries and ledger totals must equal its
-model; at the end, so must every timeline, balance, case, consent, segment and coupon.
+model; at the end, so must every timeline, balance, case, consent, segment and coupon, the
+RFM table and what segment rules over orders and consent select.
 """
 
 from __future__ import annotations
@@ -179,6 +180,16 @@ class TenantIsolationMachine(RuleBasedStateMachine):
         crm.customers.update(customer, name=name)
         email, external_id, _ = model.customers[customer]
         model.customers[customer] = (email, external_id, name)
+
+    @rule(t=tenants, survivor=picks, duplicate=picks)
+    def merge_across_tenants(self, t: int, survivor: Pick, duplicate: Pick) -> None:
+        """A merge naming a neighbour's customer on either side finds no such customer
+        (merges within a tenant are the customer contract's business)."""
+        model, crm = self.models[t], self.crms[t]
+        kept = self._pick(t, "customers", survivor)
+        gone = self._pick(t, "customers", duplicate)
+        if kept != gone and not {kept, gone} <= model.customers.keys():
+            _refused(NotFound, crm.customers.merge, kept, gone)
 
     @rule(t=tenants, who=picks)
     def read_customer(self, t: int, who: Pick) -> None:
@@ -396,13 +407,15 @@ class TenantIsolationMachine(RuleBasedStateMachine):
         """Cheap reads of every tenant after every step."""
         for crm, model in zip(self.crms, self.models, strict=True):
             listed = crm.customers.list(limit=1000).items
-            assert {c.id: (c.email, c.external_id, c.name) for c in listed} == model.customers
-            assert {cid: (s.order_count, s.total_spent)
-                    for cid, s in crm.orders.summaries().items()
-                    if s.order_count} == model.summaries()
+            _same(crm, "customers", {c.id: (c.email, c.external_id, c.name) for c in listed},
+                  model.customers)
+            _same(crm, "order summaries", {cid: (s.order_count, s.total_spent)
+                                           for cid, s in crm.orders.summaries().items()
+                                           if s.order_count}, model.summaries())
             issued = sum(n for _, kind, n in model.point_keys.values() if kind == "points_earn")
             totals = crm.loyalty.totals()
-            assert (totals.issued, totals.outstanding) == (issued, sum(model.points.values()))
+            _same(crm, "ledger totals", (totals.issued, totals.outstanding),
+                  (issued, sum(model.points.values())))
 
     def teardown(self) -> None:
         """Everything else every tenant holds, once at the end of each run."""
@@ -427,12 +440,23 @@ class TenantIsolationMachine(RuleBasedStateMachine):
                 if who == customer}
             assert {c.channel: c.granted for c in crm.consent.for_customer(customer)} == (
                 {"email": model.consents[customer]} if customer in model.consents else {})
+        buyers = model.summaries()
+        assert {row.customer_id: (row.frequency, row.monetary)
+                for row in crm.analytics.rfm().rows} == buyers
+        assert set(crm.segments.evaluate("orders.count >= 1")) == set(buyers)
+        assert set(crm.segments.evaluate('consent("email")')) == {
+            customer for customer, granted in model.consents.items() if granted}
         assert {s.name: s.id for s in crm.segments.all()} == {
             name: sid for name, (sid, _) in model.segments.items()}
         for sid, members in model.segments.values():
             assert {m.customer_id for m in crm.segments.members(sid)} == members
         for code, (_, used) in model.coupons.items():
             assert {r.order_id: r.customer_id for r in crm.coupons.redemptions(code)} == used
+
+
+def _same(crm: CRM, what: str, read: object, expected: object) -> None:
+    """What tenant ``crm`` read must be what its model expects."""
+    assert read == expected, f"tenant {crm.tenant}: {what} read {read!r}, expected {expected!r}"
 
 
 def _refused(error: type[ECRMError] | tuple[type[ECRMError], ...], call: Any, *args: Any,
