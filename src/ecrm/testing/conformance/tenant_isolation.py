@@ -159,6 +159,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
     @rule(t=tenants, email=emails, external_id=external_ids, name=names)
     def create_customer(self, t: int, email: str | None, external_id: str | None,
                         name: str) -> None:
+        """A new customer, unless the tenant has its e-mail or external id already."""
         model, crm = self.models[t], self.crms[t]
         taken = any((email and email == e) or (external_id and external_id == x)
                     for e, x, _ in model.customers.values())
@@ -172,6 +173,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, who=picks, name=names)
     def update_customer(self, t: int, who: Pick, name: str) -> None:
+        """Rename a customer: the tenant's own, or a neighbour's (not found)."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         if customer not in model.customers:
             _refused(NotFound, crm.customers.update, customer, name=name)
@@ -208,6 +210,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, order_id=order_ids, who=picks, quantity=st.integers(1, 3))
     def record_order(self, t: int, order_id: str, who: Pick, quantity: int) -> None:
+        """Record (or replay) an order under a shared order id, for any tenant's customer."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
 
         def call() -> Any:
@@ -229,6 +232,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, order_id=order_ids)
     def cancel_order(self, t: int, order_id: str) -> None:
+        """Cancel the tenant's order of a shared id, if it has one."""
         model, crm = self.models[t], self.crms[t]
         order = model.orders.get(order_id)
         if order is None:
@@ -260,6 +264,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
     @rule(t=tenants, who=picks, amount=points, key=keys, earn=st.booleans())
     def move_points(self, t: int, who: Pick, amount: int, key: str,
                     earn: bool) -> None:
+        """Earn or redeem points under a shared key, for any tenant's customer."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         kind = "points_earn" if earn else "points_redeem"
         call = crm.loyalty.earn if earn else crm.loyalty.redeem
@@ -283,6 +288,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, who=picks, subject=subjects)
     def open_case(self, t: int, who: Pick, subject: str) -> None:
+        """Open a case for any tenant's customer."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         if customer not in model.customers:
             _refused(ValidationError, crm.cases.open, customer, subject=subject,
@@ -295,6 +301,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, which=picks, status=st.sampled_from(list(CaseStatus)))
     def advance_case(self, t: int, which: Pick, status: CaseStatus) -> None:
+        """Move any tenant's case to a status: only the tenant's own, and only legally."""
         model, crm, case_id = self.models[t], self.crms[t], self._pick(t, "cases", which)
         if case_id not in model.cases:
             _refused(NotFound, crm.cases.change_status, case_id, status)
@@ -310,6 +317,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, who=picks, event=events)
     def record_interaction(self, t: int, who: Pick, event: str) -> None:
+        """Record (or replay) a page view under a shared event id."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
 
         def call() -> Any:
@@ -325,6 +333,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, who=picks, granted=st.booleans())
     def decide_consent(self, t: int, who: Pick, granted: bool) -> None:
+        """Grant or withdraw e-mail consent for any tenant's customer."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         call = crm.consent.grant if granted else crm.consent.withdraw
         if customer not in model.customers:
@@ -338,6 +347,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, name=segment_names, members=st.lists(picks, max_size=2))
     def create_segment(self, t: int, name: str, members: list[Pick]) -> None:
+        """A static segment of a shared name, with any tenants' customers."""
         model, crm = self.models[t], self.crms[t]
         ids = sorted({self._pick(t, "customers", who) for who in members})
         unknown = any(customer not in model.customers for customer in ids)
@@ -351,6 +361,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, which=picks, who=picks)
     def add_to_segment(self, t: int, which: Pick, who: Pick) -> None:
+        """Add any tenant's customer to any tenant's segment."""
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         segment = self._pick(t, "segments", which)
         mine = {sid: name for name, (sid, _) in model.segments.items()}
@@ -364,6 +375,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, code=codes, amount=st.sampled_from([100, 200]))
     def create_coupon(self, t: int, code: str, amount: int) -> None:
+        """Create (or replay) a coupon of a shared code."""
         model, crm = self.models[t], self.crms[t]
         if code in model.coupons and model.coupons[code][0] != amount:
             _refused(ConflictError, crm.coupons.create, code=code, amount=amount)
@@ -374,6 +386,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
     @rule(t=tenants, code=codes, order_id=order_ids, who=st.none() | picks)
     def redeem_coupon(self, t: int, code: str, order_id: str,
                       who: Pick | None) -> None:
+        """Redeem a shared code on a shared order id, for any tenant's customer or a guest."""
         model, crm = self.models[t], self.crms[t]
         customer = None if who is None else self._pick(t, "customers", who)
 
@@ -391,6 +404,7 @@ class TenantIsolationMachine(RuleBasedStateMachine):
 
     @rule(t=tenants, code=codes)
     def read_coupon(self, t: int, code: str) -> None:
+        """Read a shared code: the tenant's own coupon, or not found."""
         model, crm = self.models[t], self.crms[t]
         if code not in model.coupons:
             _refused(NotFound, crm.coupons.get, code)
