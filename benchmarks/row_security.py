@@ -5,8 +5,7 @@ the same run, alternating rounds.
         --ops 500 --repeat 3
 
 It makes a schema and a login role of its own in that database (both dropped at the end;
-see :func:`ecrm.testing.row_security.secured_schema`): it needs a superuser URL, and a
-server that lets the new role log in without a password, e.g. ``trust`` on 127.0.0.1.
+see :func:`ecrm.testing.row_security.secured_schema`): it needs a superuser URL.
 "With" is ecrm as that role under the policies with ``row_level_security=True`` (one
 ``set_config`` per unit of work, plus the policy's predicate on every statement);
 "without" is ecrm as the superuser, whom the policies do not hold, on the same tables

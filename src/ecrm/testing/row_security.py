@@ -4,12 +4,12 @@
 ecrm's tables there as the connecting superuser, turns the policies on and grants the role
 the data privileges only (see :mod:`ecrm.backends.sql.row_security`); at the end it drops
 both. Nothing outside that schema is touched, so it is safe on a database that other tests
-share. The new role logs in without a password: the server must trust it (e.g. ``trust``
-for 127.0.0.1 in ``pg_hba.conf``, as in CI).
+share. The new role gets a random password, so the server may trust it or ask for it.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,14 +45,16 @@ def secured_schema(url: str | URL, *, prefix: str = "ecrm_rls") -> Iterator[Secu
     dropped with its role when the block ends."""
     base = make_url(url)
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    password = secrets.token_hex(16)
     path = {"options": f"-c search_path={name}"}
     admin = make_engine(base, isolation_level="AUTOCOMMIT")
     owner = make_engine(base, connect_args=path)
-    app = make_engine(base.set(username=name, password=None), connect_args=path)
+    app = make_engine(base.set(username=name, password=password), connect_args=path)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-            conn.exec_driver_sql(f"CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS")
+            conn.exec_driver_sql(f"CREATE ROLE {name} LOGIN NOSUPERUSER NOBYPASSRLS "
+                                 f"PASSWORD '{password}'")
         SQLBackend(owner).create_schema()
         enable_row_security(owner)
         with owner.begin() as conn:
