@@ -268,21 +268,21 @@ class TenantIsolationMachine(RuleBasedStateMachine):
         model, crm, customer = self.models[t], self.crms[t], self._pick(t, "customers", who)
         kind = "points_earn" if earn else "points_redeem"
         call = crm.loyalty.earn if earn else crm.loyalty.redeem
+        signed = amount if earn else -amount
         if customer not in model.customers:
             _refused(ValidationError, call, customer, amount, key=key)
         elif key in model.point_keys:
             if model.point_keys[key] == (customer, kind, amount):
-                assert call(customer, amount, key=key).points == amount
+                assert call(customer, amount, key=key).points == signed  # a replay
             else:
                 _refused(ConflictError, call, customer, amount, key=key)
         elif not earn and amount > model.points.get(customer, 0):
             _refused(ValidationError, call, customer, amount, key=key)
         else:
             self.clock.advance(seconds=1)
-            call(customer, amount, key=key)
+            assert call(customer, amount, key=key).points == signed
             model.point_keys[key] = (customer, kind, amount)
-            model.points[customer] = model.points.get(customer, 0) + (amount if earn
-                                                                      else -amount)
+            model.points[customer] = model.points.get(customer, 0) + signed
 
     # -- cases and interactions ----------------------------------------------------------
 
