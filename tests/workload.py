@@ -444,6 +444,8 @@ def exercise_outbox(crm: CRM, customer_id: str) -> None:
                         campaign_id="spring", variant="a", step=None, now=WHEN)
             for n in range(2)]
     crm.transact(lambda uow: crm.messages.enqueue(uow, bulk))
+    single = attrs.evolve(bulk[0], id=new_id(), key="single")
+    crm.transact(lambda uow: uow.outbox.add(single))  # the repository's one-row insert
     crm.messages.dispatch(limit=1, now=WHEN)
     crm.messages.retry(message.id)
     crm.messages.cancel(bulk[0].id)

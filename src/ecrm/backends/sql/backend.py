@@ -30,6 +30,7 @@ from ecrm.backends.sql.repositories import (
     SQLCustomerRepository,
     SQLOrderRepository,
 )
+from ecrm.backends.sql.row_security import SET_TENANT, require_postgresql
 from ecrm.backends.sql.segment_query import SQLSegmentQuery
 from ecrm.backends.sql.segments import SQLSegmentRepository
 from ecrm.backends.sql.tiers import SQLTierRepository
@@ -42,9 +43,17 @@ class SQLBackend:
     ``SQLBackend(connection)`` joins the host's open transaction: each unit of work is a
     SAVEPOINT, ecrm never commits or rolls back the host's transaction, and notifications
     wait for the host's commit (they are dropped if the host rolls back).
+
+    ``row_level_security=True`` (PostgreSQL only) names the tenant to the database at the
+    start of every unit of work (``set_config('ecrm.tenant_id', tenant, true)``, local to
+    the transaction), for the policies :mod:`ecrm.backends.sql.row_security` installs.
     """
 
-    def __init__(self, bind: Engine | Connection) -> None:
+    def __init__(self, bind: Engine | Connection, *, row_level_security: bool = False
+                 ) -> None:
+        if row_level_security:
+            require_postgresql(bind, "row_level_security")
+        self._row_level_security = row_level_security
         self._owns_engine = False
         if isinstance(bind, Connection):
             self._engine = bind.engine
@@ -61,10 +70,16 @@ class SQLBackend:
         self.capabilities = caps
 
     @classmethod
-    def from_url(cls, url: str, **engine_options: Any) -> SQLBackend:
+    def from_url(cls, url: str, *, row_level_security: bool = False,
+                 **engine_options: Any) -> SQLBackend:
         """Create an engine for ``url`` with settings ecrm needs (see :func:`make_engine`);
         :meth:`close` disposes it."""
-        backend = cls(make_engine(url, **engine_options))
+        engine = make_engine(url, **engine_options)
+        try:
+            backend = cls(engine, row_level_security=row_level_security)
+        except Exception:
+            engine.dispose()
+            raise
         backend._owns_engine = True
         return backend
 
@@ -72,6 +87,11 @@ class SQLBackend:
     def engine(self) -> Engine:
         """The SQLAlchemy engine behind this backend."""
         return self._engine
+
+    @property
+    def row_level_security(self) -> bool:
+        """Whether each unit of work names its tenant to PostgreSQL's row-level security."""
+        return self._row_level_security
 
     @property
     def can_retry(self) -> bool:
@@ -113,6 +133,7 @@ class SQLBackend:
                 direct = driver.usable(conn, fresh=True)
                 conn.execution_options(ecrm_read_only=read_only, ecrm_direct=direct)
                 with conn.begin():
+                    self._name_tenant(conn, tenant)
                     uow = SQLUnitOfWork(conn, tenant, direct=direct)
                     yield uow
             for callback in uow.callbacks:
@@ -121,10 +142,18 @@ class SQLBackend:
             with translated():
                 _begin_host_transaction(self._connection)
                 with self._connection.begin_nested():
+                    self._name_tenant(self._connection, tenant)
                     uow = SQLUnitOfWork(self._connection, tenant,
                                         direct=driver.usable(self._connection))
                     yield uow
             self._host_notifications.add(uow.callbacks)
+
+    def _name_tenant(self, conn: Connection, tenant: str) -> None:
+        """Tell row-level security whose rows this transaction may touch (it stays set
+        until the transaction ends: in the host's transaction, until the host's next unit
+        of work or its commit)."""
+        if self._row_level_security:
+            conn.execute(SET_TENANT, {"tenant": tenant})
 
 
 class SQLUnitOfWork:
@@ -157,6 +186,12 @@ class SQLUnitOfWork:
         self.analytics = SQLAnalyticsQueries(conn, tenant, direct=direct)
         self.audit = SQLAuditRepository(conn, tenant, direct=direct)
         self._conn = conn
+
+    @property
+    def connection(self) -> Connection:
+        """The connection this unit's statements run on, inside its transaction: for host
+        code that adds statements of its own to the unit (they must name the tenant too)."""
+        return self._conn
 
     def reassign_customer(self, duplicate_id: str, survivor_id: str) -> None:
         """Point every customer-referencing column of the duplicate at the survivor."""

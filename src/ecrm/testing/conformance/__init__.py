@@ -29,6 +29,7 @@ from ecrm.testing.conformance.referrals import ReferralContract
 from ecrm.testing.conformance.segment_service import SegmentServiceContract
 from ecrm.testing.conformance.segments import SegmentContract
 from ecrm.testing.conformance.tenancy import TenancyContract
+from ecrm.testing.conformance.tenant_isolation import TenantIsolationContract
 from ecrm.testing.conformance.tiers import TierContract
 from ecrm.testing.conformance.units import UnitOfWorkContract
 
@@ -44,6 +45,7 @@ class BackendConformanceSuite(
     LifetimeValueContract, RecommendationContract, OutboxContract, CampaignContract,
     FreshEnqueueContract,
     JourneyContract, ErasureContract, ExportContract, AuditContract,
+    TenantIsolationContract,
 ):
     """Subclass it in a test file named ``Test...`` and provide a ``backend`` fixture
     (any scope) yielding a backend whose schema exists. Each test works in a fresh tenant,
