@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 
 from ecrm.backends.base import Backend
@@ -28,7 +29,7 @@ def stored_text(backend: Backend, tenant: str) -> Iterator[str]:
         data = backend._tenants.get(tenant)
         for table in vars(data).values() if data is not None else ():
             if isinstance(table, _Table):
-                yield from (f"{key!r} {row!r}" for key, row in table.rows.items())
+                yield from (f"{key!r} {_fields(row)!r}" for key, row in table.rows.items())
                 yield repr(table.unique)
         return
     from sqlalchemy import select
@@ -41,6 +42,11 @@ def stored_text(backend: Backend, tenant: str) -> Iterator[str]:
         for table in metadata.sorted_tables:
             for row in conn.execute(select(table).where(table.c.tenant_id == tenant)):
                 yield from (_as_text(value) for value in row)
+
+
+def _fields(row: Any) -> Any:
+    """A stored row's values, nested ones included (reprs hide personal fields)."""
+    return attrs.asdict(row, recurse=True) if attrs.has(type(row)) else row
 
 
 def _as_text(value: Any) -> str:
