@@ -152,10 +152,6 @@ def customer_family(uow: UnitOfWork, customer_id: str) -> tuple[str, ...]:
     while (survivor := uow.customers.merged_into(top)) is not None and survivor not in seen:
         top = survivor
         seen.add(top)
-    family, waiting = {top}, [top]
-    while waiting:
-        for merge in uow.customers.merges_into(waiting.pop()):
-            if merge.duplicate_id not in family:
-                family.add(merge.duplicate_id)
-                waiting.append(merge.duplicate_id)
-    return tuple(sorted(family))
+    from ecrm.customers import merges_folded_into  # customers records its own entries here
+
+    return tuple(sorted({top, *(m.duplicate_id for m in merges_folded_into(uow, top))}))

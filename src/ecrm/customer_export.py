@@ -18,14 +18,13 @@ import attrs
 
 from ecrm.audit import customer_family
 from ecrm.backends.base import UnitOfWork
-from ecrm.customers import resolve_customer
+from ecrm.customers import merges_folded_into, resolve_customer
 from ecrm.domain import suppression as suppression_rules
 from ecrm.domain import validation as check
 from ecrm.domain.audit import AuditEntry, AuditQuery
 from ecrm.domain.customers import Customer
 from ecrm.domain.export_document import FORMAT, FORMAT_VERSION, jsonable
 from ecrm.domain.timeline import Before
-from ecrm.errors import ValidationError
 
 if TYPE_CHECKING:
     from ecrm.crm import CRM
@@ -106,17 +105,9 @@ def _profile(r: Reading) -> dict[str, Any]:
 
 def _merged_customers(r: Reading) -> list[dict[str, Any]]:
     """The duplicates folded into the customer, and those folded into them, by time."""
-    found, pending, seen = [], [r.customer.id], {r.customer.id}
-    while pending:
-        for merge in r.uow.customers.merges_into(pending.pop()):
-            if merge.duplicate_id not in seen:
-                seen.add(merge.duplicate_id)
-                pending.append(merge.duplicate_id)
-                found.append(merge)
-    found.sort(key=lambda m: (m.merged_at, m.duplicate_id))
     return [{"duplicate_id": m.duplicate_id, "survivor_id": m.survivor_id,
              "merged_at": jsonable(m.merged_at), "snapshot": jsonable(m.duplicate)}
-            for m in found]
+            for m in merges_folded_into(r.uow, r.customer.id)]
 
 
 def _consents(r: Reading) -> dict[str, Any]:
@@ -128,17 +119,8 @@ def _consents(r: Reading) -> dict[str, Any]:
 def _suppressions(r: Reading) -> list[Any]:
     """Entries of the suppression list for the customer's e-mail address and phone
     number, and for the addresses their messages went to."""
-    wanted: set[tuple[str, str]] = set()
-    candidates = [("email", r.customer.email), ("sms", r.customer.phone),
-                  ("phone", r.customer.phone)]
-    candidates += [(m.channel, m.recipient) for m in _messages_of(r)]
-    for channel, value in candidates:
-        if value is None:
-            continue
-        try:
-            wanted.add((channel, suppression_rules.address(channel, value)))
-        except ValidationError:
-            continue  # not an address the list could hold
+    wanted = suppression_rules.keys_of(
+        [r.customer], [(m.channel, m.recipient) for m in _messages_of(r)])
     entries = (r.uow.suppressions.get(channel, address) for channel, address in sorted(wanted))
     return [jsonable(entry) for entry in entries if entry is not None]
 
@@ -224,19 +206,15 @@ def _referrals(r: Reading) -> dict[str, Any]:
 
 def _segments(r: Reading) -> dict[str, Any]:
     repo = r.uow.segments
-    memberships = repo.memberships_of(r.customer.id)
-    names = _names(repo.get, {m.segment_id for m in memberships})
-    return {"memberships": [{**jsonable(m), "segment_name": names.get(m.segment_id)}
-                            for m in memberships],
+    return {"memberships": _named(repo.memberships_of(r.customer.id), repo.get,
+                                  "segment_id", "segment_name"),
             "changes": jsonable(repo.history_of(r.customer.id))}
 
 
 def _campaigns(r: Reading) -> dict[str, Any]:
     repo = r.uow.campaigns
-    members = repo.memberships_of(r.customer.id)
-    names = _names(repo.get, {m.campaign_id for m in members})
-    return {"memberships": [{**jsonable(m), "campaign_name": names.get(m.campaign_id)}
-                            for m in members]}
+    return {"memberships": _named(repo.memberships_of(r.customer.id), repo.get,
+                                  "campaign_id", "campaign_name")}
 
 
 def _messages(r: Reading) -> list[Any]:
@@ -253,10 +231,8 @@ def _messages_of(r: Reading) -> list[Any]:
 
 def _journeys(r: Reading) -> dict[str, Any]:
     repo = r.uow.journeys
-    enrollments = repo.enrollments_of(r.customer.id)
-    names = _names(repo.get, {e.journey_id for e in enrollments})
-    return {"enrollments": [{**jsonable(e), "journey_name": names.get(e.journey_id)}
-                            for e in enrollments]}
+    return {"enrollments": _named(repo.enrollments_of(r.customer.id), repo.get,
+                                  "journey_id", "journey_name")}
 
 
 def _audit(r: Reading) -> list[Any]:
@@ -275,10 +251,13 @@ def _erasures(r: Reading) -> list[Any]:
     return jsonable(r.uow.privacy.redactions(r.customer.id))
 
 
-def _names(get: Callable[[str], Any], ids: set[str]) -> dict[str, str]:
-    """The names of the segments, campaigns or journeys with these ids."""
-    found = {item_id: get(item_id) for item_id in sorted(ids)}
-    return {item_id: item.name for item_id, item in found.items() if item is not None}
+def _named(items: list[Any], get: Callable[[str], Any], link: str, key: str
+           ) -> list[dict[str, Any]]:
+    """Each item as JSON with the name of the segment, campaign or journey its ``link``
+    field names, under ``key`` (None when that one is gone)."""
+    found = {item_id: get(item_id) for item_id in sorted({getattr(i, link) for i in items})}
+    names = {item_id: parent.name for item_id, parent in found.items() if parent is not None}
+    return [{**jsonable(item), key: names.get(getattr(item, link))} for item in items]
 
 
 #: The document's sections, in order. Each names the tables it covers.

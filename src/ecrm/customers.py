@@ -249,6 +249,20 @@ def lock_customer(uow: UnitOfWork, customer_id: str) -> str:
                           lambda cid: cid if uow.customers.lock(cid) else None)
 
 
+def merges_folded_into(uow: UnitOfWork, survivor_id: str) -> list[CustomerMerge]:
+    """Every merge record of a duplicate folded into the customer, directly or through
+    a chain of merges (an earlier survivor that was merged in later), by merge time."""
+    found: list[CustomerMerge] = []
+    waiting, seen = [survivor_id], {survivor_id}
+    while waiting:
+        for merge in uow.customers.merges_into(waiting.pop()):
+            if merge.duplicate_id not in seen:
+                seen.add(merge.duplicate_id)
+                waiting.append(merge.duplicate_id)
+                found.append(merge)
+    return sorted(found, key=lambda m: (m.merged_at, m.duplicate_id))
+
+
 def _follow_merges(uow: UnitOfWork, customer_id: str, find: Callable[[str], T | None]) -> T:
     """What ``find`` returns for ``customer_id`` or, when it finds nothing, for the
     survivor it was merged into (along a chain of merges)."""

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import attrs
 
@@ -64,3 +66,28 @@ def address(channel: str, value: object) -> str:
 def reason(value: object) -> SuppressionReason:
     """A :class:`SuppressionReason` from its value. :raises ValidationError: on ``reason``."""
     return check.choice(SuppressionReason, "reason")(value)
+
+
+#: The customer field that holds the address of each channel with one.
+ADDRESS_FIELDS = {"email": "email", "sms": "phone", "phone": "phone"}
+
+
+def keys_of(people: Iterable[Any], recipients: Iterable[tuple[str, str]] = ()
+            ) -> set[tuple[str, str]]:
+    """The (channel, address) keys under which the list may know these customers: their
+    e-mail and phone on every channel that uses them, and each (channel, recipient) a
+    message to them went to, normalised as the list keys them; values the list could
+    never hold (a blank recipient, say) are left out."""
+    pairs = set(recipients)
+    for person in people:
+        for channel, field in ADDRESS_FIELDS.items():
+            value = getattr(person, field)
+            if value is not None:
+                pairs.add((channel, value))
+    keys = set()
+    for channel, value in pairs:
+        try:
+            keys.add((channel, address(channel, value)))
+        except ValidationError:
+            continue
+    return keys
