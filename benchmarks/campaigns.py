@@ -8,7 +8,7 @@ round's rows are deleted before the next.
     python -m benchmarks.campaigns --customers 200000 --repeat 3 [--postgres URL] [--no-sqlite]
 
 SQLite always; PostgreSQL with ``--postgres`` or ``ECRM_BENCH_POSTGRES_URL`` (its ecrm
-tables are dropped and recreated). Not part of ``run.py``. No timed assertions: the
+tables are dropped and recreated). No timed assertions: the
 ratio (raw time / ecrm time, the goal is at least 0.5) is printed.
 """
 
@@ -172,14 +172,14 @@ def measure(label: str, url: str, size: int, repeat: int) -> None:
           f"rows {base:.2f} s, ratio {base / mine:.2f}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """SQLite, and PostgreSQL when given."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("ECRM_BENCH_POSTGRES_URL"))
     parser.add_argument("--no-sqlite", action="store_true", help="the server only")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as folder:
             measure("SQLite", f"sqlite:///{Path(folder) / 'campaigns.db'}", args.customers,

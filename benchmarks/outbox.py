@@ -4,7 +4,7 @@ of work, against the driver's own ``executemany`` of the same rows into the same
 
     python -m benchmarks.outbox --messages 200000 --repeat 3
 
-Not part of ``run.py``. There are no timed assertions; the ratio is printed.
+There are no timed assertions; the ratio is printed.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ see :func:`ecrm.testing.row_security.secured_schema`): it needs a superuser URL.
 "With" is ecrm as that role under the policies with ``row_level_security=True`` (one
 ``set_config`` per unit of work, plus the policy's predicate on every statement);
 "without" is ecrm as the superuser, whom the policies do not hold, on the same tables
-and rows. Not part of ``run.py``; no timed assertions.
+and rows. No timed assertions.
 """
 
 from __future__ import annotations

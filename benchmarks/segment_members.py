@@ -124,14 +124,14 @@ def measure(label: str, url: str, members: int, repeat: int) -> None:
     print(f"  remove half  {ours['remove half']:7.2f} s")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run on SQLite, and on the servers named by options or environment variables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=MEMBERS)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("ECRM_BENCH_POSTGRES_URL"))
     parser.add_argument("--mysql", default=os.environ.get("ECRM_BENCH_MYSQL_URL"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as directory:
         measure("SQLite (file)", f"sqlite:///{Path(directory) / 'segments.db'}",
                 args.members, args.repeat)
