@@ -80,17 +80,15 @@ def describe(error: BaseException) -> str:
     """One line for an unexpected error: ecrm's own errors keep their message (they hold
     no personal values); database errors show their first line with passwords masked;
     anything else only its type."""
-    from ecrm.errors import ECRMError, SchemaMissing
+    from ecrm.errors import BackendError, ECRMError, SchemaMissing
 
     if isinstance(error, SchemaMissing):
         return ("the database has no ecrm tables yet: run `ecrm db upgrade --db URL` "
                 "(or `ecrm demo` for a demo shop)")
+    if isinstance(error, BackendError):  # it keeps the first line of the driver's message
+        return one_line(scrub(f"database error: {error}"))
     if isinstance(error, ECRMError):
-        cause = error.__cause__
-        text = str(error)
-        if cause is not None and _is_database_error(cause):
-            text = f"{text}: {_first_line(cause)}"
-        return one_line(scrub(text))
+        return one_line(scrub(str(error)))
     if _is_database_error(error):
         return one_line(scrub(f"database error: {_first_line(error)}"))
     return (f"unexpected {type(error).__name__}; set ECRM_DEBUG=1 to see the traceback")

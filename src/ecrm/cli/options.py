@@ -57,13 +57,18 @@ def database_url(args: argparse.Namespace) -> str:
     if url == "memory://":
         return url
     from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     try:
         parsed = make_url(url)
     except (ArgumentError, ValueError):
         raise CommandError(f"malformed database URL {mask_url(url)!r}; expected e.g. "
                            "sqlite:///shop.db or postgresql+psycopg://user@host/db") from None
+    try:
+        parsed.get_dialect()
+    except NoSuchModuleError:
+        raise CommandError(f"unknown kind of database {parsed.drivername!r} in "
+                           f"{mask_url(url)!r}") from None
     if parsed.password:
         _SECRETS.add(str(parsed.password))
     return url
