@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"tenant {crm.tenant!r} of that database already has "
                                "customers; the demo needs an empty shop (use another "
                                "--tenant or database)")
-        with Progress("demo", unit="stages") as progress:
+        with Progress("demo", unit=None) as progress:
             summary = build_demo_shop(crm, customers=args.customers, seed=args.seed,
                                       now=args.now, progress=_stage(progress))
     finally:
@@ -83,7 +83,6 @@ def _make_room(args: argparse.Namespace) -> None:
 
 def _stage(progress: Progress) -> Any:
     def show(stage: str) -> None:
-        progress.advance()
         progress.note(f"demo: {stage}")
 
     return show

@@ -50,26 +50,38 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import ecrm
-
     try:
         codecs.lookup(args.encoding)
     except LookupError:
         raise CommandError(f"unknown encoding {args.encoding!r}") from None
-    raw = _open(args.file)
-    crm = open_crm(args, must_exist=False)
+    with _open(args.file) as raw:
+        crm = open_crm(args, must_exist=False)
+        try:
+            report = _import(crm, args, raw)
+        finally:
+            crm.close()
+    print(summary(report, args.kind, str(args.file), shown=args.show))
+    if args.strict and report.rejected:
+        raise CommandError(f"{len(report.rejected)} of {report.total} {args.kind} rejected "
+                           "(--strict)")
+    return 0
+
+
+def _import(crm: Any, args: argparse.Namespace, raw: BinaryIO) -> Any:
+    """Read ``raw`` as the CSV file of ``args.kind`` and import it, showing progress."""
+    import ecrm
+
+    unit = "rows" if args.kind == "customers" else "orders"
     try:
-        with raw, Progress(args.file.name, fraction=_share_read(raw, args.file)) as progress:
+        with Progress(args.file.name, unit=unit,
+                      fraction=_share_read(raw, args.file)) as progress:
             text = io.TextIOWrapper(raw, encoding=args.encoding, newline="")
             if args.kind == "customers":
                 rows = ecrm.read_customers_csv(text)
-                report = crm.customers.import_many(progress.track(rows),
-                                                   batch_size=args.batch_size)
-            else:
-                progress.unit = "orders"
-                rows = ecrm.read_orders_csv(text, default_timezone=args.default_timezone)
-                report = crm.orders.import_many(progress.track(rows),
-                                                batch_size=args.batch_size)
+                return crm.customers.import_many(progress.track(rows),
+                                                 batch_size=args.batch_size)
+            rows = ecrm.read_orders_csv(text, default_timezone=args.default_timezone)
+            return crm.orders.import_many(progress.track(rows), batch_size=args.batch_size)
     except UnicodeDecodeError:
         raise CommandError(
             f"{args.file} is not {args.encoding} text (try --encoding cp932 for Shift_JIS); "
@@ -78,13 +90,6 @@ def run(args: argparse.Namespace) -> int:
     except ecrm.ValidationError as error:  # a line the csv module cannot read
         raise CommandError(f"{args.file}: {error}; batches before it were imported, and "
                            "running the import again is safe") from None
-    finally:
-        crm.close()
-    print(summary(report, args.kind, str(args.file), shown=args.show))
-    if args.strict and report.rejected:
-        raise CommandError(f"{len(report.rejected)} of {report.total} {args.kind} rejected "
-                           "(--strict)")
-    return 0
 
 
 def summary(report: Any, kind: str, source: str, *, shown: int = SHOWN) -> str:

@@ -19,13 +19,14 @@ class Progress:
     """Counts items done and shows ``label: 1,234 rows  45%  2,100 rows/s``.
 
     :param label: what is being done, e.g. the file name.
-    :param unit: what is counted, plural (``"rows"``).
+    :param unit: what is counted, plural (``"rows"``); None shows the label and the time
+        taken instead of counts.
     :param fraction: called on each redraw for the share done (0..1), or None when the
         total is unknown.
     :param stream: where to draw (default: stderr); nothing is drawn unless it is a TTY.
     """
 
-    def __init__(self, label: str, *, unit: str = "rows",
+    def __init__(self, label: str, *, unit: str | None = "rows",
                  fraction: Callable[[], float | None] | None = None,
                  stream: TextIO | None = None, interval: float = 0.1,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -70,7 +71,10 @@ class Progress:
         return self.done / elapsed if elapsed > 0 else 0.0
 
     def line(self, now: float | None = None) -> str:
-        """The text of the progress line."""
+        """The text of the progress line (without a unit: the label and the time)."""
+        if self.unit is None:
+            elapsed = (self._clock() if now is None else now) - self._started
+            return f"{self.label}  {elapsed:.0f} s"
         parts = [f"{self.label}: {self.done:,} {self.unit}"]
         share = self.fraction() if self.fraction is not None else None
         if share is not None:

@@ -198,10 +198,14 @@ class _Builder:
             heapq.heappush(self.queue, (moment, next(self.sequence), action))
 
     def _run(self) -> None:
+        month = ""
         while self.queue:
             moment, _, action = heapq.heappop(self.queue)
             self.clock.set(moment)
             action()
+            if f"{moment:%Y-%m}" != month:
+                month = f"{moment:%Y-%m}"
+                self.progress(f"points, coupons, refunds, support and campaigns: {month}")
 
     def _schedule(self, persons: list[Person],
                   reviews: list[tuple[PlannedOrder, datetime, int]]) -> None:
