@@ -3,6 +3,7 @@ every figure the dashboard shows has data to show."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -49,6 +50,17 @@ def test_the_same_seed_builds_the_same_shop(built: tuple[ecrm.CRM, DemoSummary])
     with ecrm.CRM.open("memory://") as other:
         assert build_demo_shop(other, customers=SIZE, seed=8, now=NOW).counts() != \
             summary.counts()
+
+
+@pytest.mark.parametrize("fixture", [pytest.param("postgres_backend", marks=pytest.mark.postgres),
+                                     pytest.param("mysql_backend", marks=pytest.mark.mysql)])
+def test_servers_build_the_same_shop(fixture: str, built: tuple[ecrm.CRM, DemoSummary],
+                                     request: pytest.FixtureRequest) -> None:
+    crm, summary = built
+    backend = request.getfixturevalue(fixture)
+    server = ecrm.CRM(backend, tenant=f"demo-{uuid.uuid4().hex[:8]}", clock=ecrm.ManualClock(NOW))
+    assert build_demo_shop(server, customers=SIZE, seed=7, now=NOW).counts() == summary.counts()
+    assert shape(server) == shape(crm)
 
 
 def test_it_holds_what_the_summary_says(built: tuple[ecrm.CRM, DemoSummary]) -> None:
