@@ -312,6 +312,21 @@ def test_bad_input_is_one_line_on_stderr(argv: list[str], status: int, says: str
     assert says in assert_one_error_line(err, hidden="hunter2")
 
 
+def test_unexpected_errors_are_one_line_too(capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: object) -> int:
+        raise PermissionError(13, "Permission denied", "/srv/shop.db")
+
+    monkeypatch.setattr("ecrm.cli.segment.run", broken)
+    status, _, err = run(capsys, "segment", "x", "--db", "memory://")
+    assert status == 1
+    assert assert_one_error_line(err) == "ecrm: error: Permission denied: /srv/shop.db"
+    monkeypatch.setattr("ecrm.cli.segment.run", lambda args: {}["boom"])
+    status, _, err = run(capsys, "segment", "x")
+    assert assert_one_error_line(err) == (
+        "ecrm: error: unexpected KeyError; set ECRM_DEBUG=1 to see the traceback")
+
+
 def test_help_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "--help")
     assert status == 0 and "segment" in out and "--db URL" in out

@@ -91,7 +91,10 @@ def describe(error: BaseException) -> str:
         return one_line(scrub(str(error)))
     if _is_database_error(error):
         return one_line(scrub(f"database error: {_first_line(error)}"))
-    return (f"unexpected {type(error).__name__}; set ECRM_DEBUG=1 to see the traceback")
+    if isinstance(error, OSError):  # a full disk, a read-only directory, ...
+        where = f": {error.filename}" if error.filename else ""
+        return one_line(f"{error.strerror or type(error).__name__}{where}")
+    return f"unexpected {type(error).__name__}; set ECRM_DEBUG=1 to see the traceback"
 
 
 def _is_database_error(error: BaseException) -> bool:
