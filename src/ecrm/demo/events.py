@@ -250,8 +250,7 @@ def _campaigns(builder: _Builder, persons: list[Person]) -> None:
                                            "valid_days": 14}, prefix="BACK"))
         _send(builder, campaign.id, by_id, response=0.09, coupons=True)
 
-    if launch_a > builder.start + timedelta(days=120):
-        builder.at(launch_a, shincha)
+    builder.at(launch_a, shincha)
     builder.at(launch_b, winback)
     builder.at(launch_b + timedelta(hours=1), lambda: _scheduled(builder))
 
