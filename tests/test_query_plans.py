@@ -57,6 +57,23 @@ def test_points_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
     _assert_no_walks(sqlite_backend, selects)
 
 
+def test_order_reads_search_by_customer(sqlite_backend: SQLBackend) -> None:
+    """A customer's orders and their lines are read through the customer's order index
+    and the lines' key, not by walking every order line of the tenant (which the tier
+    measure and the loyalty programme did once per order)."""
+    crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
+    customers = [crm.customers.create().id for _ in range(3)]
+    crm.orders.import_many({"order_id": f"P-{n}", "customer_id": customers[n % 3],
+                            "placed_at": WHEN, "channel": "web",
+                            "lines": [OrderLine("TEA", 1, 1000), OrderLine("CUP", 2, 500)]}
+                           for n in range(12))
+    selects = _selects_of(sqlite_backend, lambda: [
+        crm.orders.for_customer(customers[0]), crm.orders.summary(customers[1])])
+    assert sum("ecrm_order_lines" in s for s, _ in selects) == 1
+    _assert_no_walks(sqlite_backend, selects)
+    assert [len(o.lines) for o in crm.orders.for_customer(customers[0])] == [2, 2, 2, 2]
+
+
 def test_audit_reads_search_by_customer_or_subject(sqlite_backend: SQLBackend) -> None:
     crm = CRM(sqlite_backend, tenant=f"plans-{uuid.uuid4().hex[:8]}")
     for n in range(5):

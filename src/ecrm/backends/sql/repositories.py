@@ -355,14 +355,13 @@ class SQLOrderRepository(_TenantScoped):
         by_id = {r["order_id"]: r for r in order_rows}
         if not by_id:
             return {}
-        line_query = (
-            select(line).join(o, (o.c.tenant_id == line.c.tenant_id)
-                              & (o.c.order_id == line.c.order_id))
-            .where(self._mine(line), self._mine(o), condition)
-            .order_by(line.c.order_id, line.c.line_no)
-        )
-        line_rows = self._conn.execute(line_query).mappings()
-        grouped = {oid: list(group) for oid, group in groupby(line_rows, lambda r: r["order_id"])}
+        # The lines by the order ids just read, not by joining ``condition`` again: with
+        # the join, SQLite walked every line of the tenant in primary-key order.
+        grouped: dict[str, list[Mapping[str, Any]]] = {}
+        for batch in chunks(sorted(by_id), IN_CHUNK):
+            line_rows = self._lines_where(line.c.order_id.in_(batch))
+            grouped.update((oid, list(group))
+                           for oid, group in groupby(line_rows, lambda r: r["order_id"]))
         return {oid: rows.order_from_rows(r, grouped.get(oid, ())) for oid, r in by_id.items()}
 
     def _lines_where(self, condition: ColumnElement[bool], *, for_update: bool = False
