@@ -169,7 +169,7 @@ def test_campaign_results_come_from_the_campaign_report() -> None:
     crm.campaigns.launch(promo.id)
     crm.orders.record(order_id="A-1", customer_id=fans[0].id, channel="web",
                       placed_at=clock.now() + timedelta(days=1),
-                      lines=[ecrm.OrderLine("COAT", 1, 12000)])
+                      lines=[ecrm.OrderLine("COAT", 1, Decimal(12000))])
     clock.advance(days=10)
     [result] = collect(crm).campaigns
     report = crm.campaigns.report(promo.id)

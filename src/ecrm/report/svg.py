@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -130,12 +130,16 @@ def heatmap(*, title: str, rows: Sequence[str], columns: Sequence[str],
 # -- bar chart ---------------------------------------------------------------------------
 
 
+def _values(values: Iterable[float]) -> tuple[float, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class Series:
     """One series of a bar chart: its name (in the legend) and a value per category."""
 
     name: str
-    values: tuple[float, ...] = attrs.field(converter=tuple)
+    values: tuple[float, ...] = attrs.field(converter=_values)
 
 
 def bar_chart(*, title: str, categories: Sequence[str], series: Sequence[Series],
@@ -154,12 +158,16 @@ def bar_chart(*, title: str, categories: Sequence[str], series: Sequence[Series]
     if any(len(v) != len(categories) for v in values):
         raise ValidationError("series", f"every series needs {len(categories)} values, "
                                         "one per category")
-    top = _scale_top(values, stacked, maximum, len(categories))
+    # Heights are worked out on values divided by the largest one, so that sums of huge
+    # values cannot overflow to infinity.
+    unit = max((x for v in values for x in v), default=0.0) or 1.0
+    shares = [[x / unit for x in v] for v in values]
+    top = _scale_top(shares, stacked, maximum, len(categories), unit)
     left, head, legend = 64.0, 24.0, 18.0 * len(series)
     width = left + slot_width * max(1, len(categories)) + 10
     base = head + plot_height
     parts = _open(title, width, base + 40 + legend)
-    parts += _axis(left, head, base, width, top, value_format)
+    parts += _axis(left, head, base, width, top * unit, value_format)
     inner = slot_width * 0.7
     for i, name in enumerate(categories):
         x = left + slot_width * i + (slot_width - inner) / 2
@@ -167,7 +175,7 @@ def bar_chart(*, title: str, categories: Sequence[str], series: Sequence[Series]
         y = base
         for k, s in enumerate(series):
             value = values[k][i]
-            h = plot_height * min(value, top) / top if top > 0 else 0.0
+            h = plot_height * min(shares[k][i], top) / top if top > 0 else 0.0
             tip = f"{name} - {s.name}: {value_format(value)}"
             colour = PALETTE[k % len(PALETTE)]
             if stacked:
@@ -180,15 +188,16 @@ def bar_chart(*, title: str, categories: Sequence[str], series: Sequence[Series]
     return "\n".join([*parts, "</svg>"])
 
 
-def _scale_top(values: list[list[float]], stacked: bool, maximum: float | None,
-               categories: int) -> float:
+def _scale_top(shares: list[list[float]], stacked: bool, maximum: float | None,
+               categories: int, unit: float) -> float:
+    """The top of the scale, in units of ``unit`` (the largest value)."""
     if maximum is not None:
         if not math.isfinite(maximum) or maximum < 0:
             raise ValidationError("maximum", "must be finite and not negative")
-        return float(maximum)
+        return maximum / unit
     if stacked:
-        return max((sum(v[i] for v in values) for i in range(categories)), default=0.0)
-    return max((x for v in values for x in v), default=0.0)
+        return max((sum(v[i] for v in shares) for i in range(categories)), default=0.0)
+    return max((x for v in shares for x in v), default=0.0)
 
 
 def _axis(left: float, head: float, base: float, width: float, top: float,

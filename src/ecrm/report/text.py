@@ -22,8 +22,8 @@ from ecrm.report.figures import (
 
 #: The narrowest and widest dashboards.
 MIN_WIDTH, MAX_WIDTH = 40, 1000
-#: Heat strip characters from 0% to 100% retention.
-HEAT = " .:-=+*#%@"
+#: Heat strip characters from 0% to 100% retention (a month not reached yet is blank).
+HEAT = ".:-=+*#%@"
 BAR = "#"
 
 
