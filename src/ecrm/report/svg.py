@@ -163,7 +163,7 @@ def bar_chart(*, title: str, categories: Sequence[str], series: Sequence[Series]
     unit = max((x for v in values for x in v), default=0.0) or 1.0
     shares = [[x / unit for x in v] for v in values]
     top = _scale_top(shares, stacked, maximum, len(categories), unit)
-    left, head, legend = 64.0, 24.0, 18.0 * len(series)
+    left, head, legend = 84.0, 24.0, 18.0 * len(series)
     width = left + slot_width * max(1, len(categories)) + 10
     base = head + plot_height
     parts = _open(title, width, base + 40 + legend)
