@@ -13,6 +13,8 @@ from html.parser import HTMLParser
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ecrm import CRM, ManualClock
 from ecrm.backends.memory import MemoryBackend
@@ -22,6 +24,7 @@ from ecrm.report import (
     ChannelRevenue,
     CrossSell,
     CrossSellRule,
+    SegmentCount,
     ShopFigures,
     collect,
     render_html,
@@ -201,3 +204,35 @@ def test_a_bad_width_is_refused(figures: ShopFigures, bad: object) -> None:
     with pytest.raises(ValidationError) as raised:
         render_text(figures, width=bad)  # type: ignore[arg-type]
     assert raised.value.field == "width"
+
+
+def renamed(figures: ShopFigures, names: list[str]) -> ShopFigures:
+    """The figures with ``names`` as channel, product and segment names."""
+    month = figures.channels.months[0]
+    cells = tuple(ChannelMonth(month, name, 1, Decimal(i)) for i, name in enumerate(names))
+    rules = tuple(CrossSellRule((name,), (name,), 0.5, 0.5, 1.0) for name in names)
+    segments = tuple(SegmentCount(name, 1, 0.1) for name in names)
+    return attrs.evolve(
+        figures, channels=ChannelRevenue(figures.channels.months, tuple(names), cells),
+        cross_sell=CrossSell(rules, "default", 1),
+        rfm=attrs.evolve(figures.rfm, segments=segments))
+
+
+@given(names=st.lists(st.text(max_size=40), min_size=1, max_size=5),
+       columns=st.integers(min_value=40, max_value=200))
+def test_any_names_keep_every_line_within_the_width(figures: ShopFigures, names: list[str],
+                                                    columns: int) -> None:
+    text = render_text(renamed(figures, names), width=columns)
+    lines = text.splitlines()
+    assert all(width(line) <= columns for line in lines)
+    plain = render_text(renamed(figures, ["x"] * len(names)), width=columns)
+    assert len(lines) == len(plain.splitlines())  # no name breaks a line
+
+
+@given(names=st.lists(st.text(max_size=40), min_size=1, max_size=4))
+def test_any_names_keep_the_page_well_formed(figures: ShopFigures, names: list[str]) -> None:
+    page = render_html(renamed(figures, names))
+    balanced(page)
+    for svg in re.findall(r"<svg\b.*?</svg>", page, re.DOTALL):
+        ET.fromstring(svg)
+    assert "<script" not in page

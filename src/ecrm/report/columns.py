@@ -25,9 +25,9 @@ def width(text: str) -> int:
 
 
 def printable(text: str) -> str:
-    """``text`` with line breaks, tabs and other control characters made spaces, so that
-    one value stays on one line."""
-    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+    """``text`` with line and paragraph separators, tabs and other control characters
+    made spaces, so that one value stays on one line."""
+    return "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
 
 
 def clip(text: str, columns: int) -> str:
@@ -55,7 +55,10 @@ def pad(text: str, columns: int, *, right: bool = False) -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
           right: Sequence[bool], widest: int = 24) -> list[str]:
     """Aligned lines: the header, a rule, then the rows. Each column is as wide as its
-    widest cell (at most ``widest`` columns); ``right[i]`` right-aligns column ``i``."""
+    widest cell (at most ``widest`` columns); ``right[i]`` right-aligns column ``i``.
+    Cells are made :func:`printable` first, so none can break a line."""
+    header = [printable(cell) for cell in header]
+    rows = [[printable(cell) for cell in row] for row in rows]
     sizes = [min(widest, max(width(cell) for cell in column))
              for column in zip(header, *rows, strict=True)]
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from ecrm.errors import ValidationError
 from ecrm.report import formats as fmt
-from ecrm.report.columns import clip, pad, printable, table
+from ecrm.report.columns import clip, pad, table
 from ecrm.report.figures import (
     ChannelRevenue,
     CohortRetention,
@@ -126,7 +126,7 @@ def _channels(channels: ChannelRevenue, money: Callable[[Decimal | None], str],
     orders = {name: sum(channels.orders(m, name) for m in channels.months)
               for name in channels.channels}
     top = max(totals.values())
-    rows = [[printable(name), fmt.count(orders[name]), money(totals[name]),
+    rows = [[name, fmt.count(orders[name]), money(totals[name]),
              bar(float(totals[name]), float(top), 20)] for name in channels.channels]
     lines += table(["channel", "orders", "revenue", ""], rows, right=[False, True, True, False])
     monthly = {m: sum((channels.revenue(m, n) for n in channels.channels), Decimal(0))
@@ -146,7 +146,7 @@ def _cross_sell(cross_sell: CrossSell) -> list[str]:
              f"{source}, {fmt.count(cross_sell.baskets)} baskets"]
     if not cross_sell.rules:
         return [*lines, "no rules reach the thresholds"]
-    rows = [[printable(fmt.itemset(r.antecedent)), printable(fmt.itemset(r.consequent)),
+    rows = [[fmt.itemset(r.antecedent), fmt.itemset(r.consequent),
              fmt.percent(r.support), fmt.percent(r.confidence), fmt.ratio(r.lift)]
             for r in cross_sell.rules]
     return [*lines, *table(["if bought", "also buys", "support", "confidence", "lift"], rows,
@@ -166,7 +166,7 @@ def _support(support: SupportFigures) -> list[str]:
              f"NPS {fmt.score(support.nps)} ({fmt.count(support.nps_answers)} answers)"]
     if not support.by_priority:
         return lines
-    rows = [[printable(g.label), fmt.count(g.cases), fmt.percent(g.first_response_within),
+    rows = [[g.label, fmt.count(g.cases), fmt.percent(g.first_response_within),
              fmt.percent(g.resolution_within), fmt.count(g.breaches)]
             for g in support.by_priority]
     return [*lines, "", *table(["priority", "cases", "first response", "resolution",
@@ -187,7 +187,7 @@ def _campaigns(figures: ShopFigures, money: Callable[[Decimal | None], str]) -> 
     lines = [_heading("Campaigns")]
     if not figures.campaigns:
         return [*lines, "no campaigns launched"]
-    rows = [[printable(c.name), f"{c.launched_at:%Y-%m-%d}", fmt.count(c.sent),
+    rows = [[c.name, f"{c.launched_at:%Y-%m-%d}", fmt.count(c.sent),
              fmt.count(c.opened), fmt.count(c.converted), fmt.percent(c.conversion_rate),
              fmt.percent(c.control_conversion_rate), money(c.revenue)]
             for c in figures.campaigns]
