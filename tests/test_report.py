@@ -199,3 +199,15 @@ def test_write_report_writes_utf8_html(tmp_path: Any) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and '<meta charset="utf-8">' in text
     assert "&lt;script&gt;&amp;&quot;x&quot;" in text and EVIL not in text
+
+
+def test_months_follow_the_calendar_of_the_zone() -> None:
+    crm = build_shop(MemoryBackend())
+    midnight_in_tokyo = datetime(2026, 6, 30, 15, tzinfo=UTC)  # 1 July 00:00 JST
+    figures = collect(crm, as_of=midnight_in_tokyo, months=2, tz="Asia/Tokyo")
+    assert figures.tz == "Asia/Tokyo"
+    assert figures.window_start == datetime(2026, 5, 31, 15, tzinfo=UTC)
+    assert figures.channels.months == (date(2026, 6, 1), date(2026, 7, 1))
+    assert {(c.month, c.channel): c.revenue for c in figures.channels.cells} == {
+        (date(2026, 6, 1), "store"): Decimal(1500), (date(2026, 6, 1), "web"): Decimal(3000)}
+    assert [g.cases for g in figures.support.by_month] == [2, 0]
