@@ -67,7 +67,7 @@ class TagBalance(HTMLParser):
         super().__init__()
         self.open: list[str] = []
 
-    def handle_starttag(self, tag: str, attrs: object) -> None:
+    def handle_starttag(self, tag: str, attributes: object) -> None:
         if tag not in VOID:
             self.open.append(tag)
 

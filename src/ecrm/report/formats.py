@@ -3,6 +3,7 @@ dashboard and in the HTML report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -25,6 +26,11 @@ def money(amount: Decimal | None, currency: str) -> str:
     whole = f"{amount.quantize(Decimal(1), ROUND_HALF_EVEN):,}"
     symbol = SYMBOLS.get(currency)
     return f"{symbol}{whole}" if symbol else f"{whole} {currency}"
+
+
+def money_in(currency: str) -> Callable[[Decimal | None], str]:
+    """:func:`money` for one currency."""
+    return lambda amount: money(amount, currency)
 
 
 def percent(share: float | None, places: int = 1) -> str:

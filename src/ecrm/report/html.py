@@ -52,7 +52,7 @@ Money = Callable[[Decimal | None], str]
 
 def render_html(figures: ShopFigures) -> str:
     """The report as one HTML document; every value taken from the shop is escaped."""
-    money: Money = lambda amount: fmt.money(amount, figures.currency)  # noqa: E731
+    money = fmt.money_in(figures.currency)
     body = [
         _header(figures, money),
         _cohort_section(figures.cohorts),
@@ -169,7 +169,7 @@ def _channel_section(channels: ChannelRevenue, money: Money) -> str:
     series = [Series(name, [float(channels.revenue(m, name)) for m in channels.months])
               for name in channels.channels]
     svg = bar_chart(title="Revenue by channel and month", categories=months, series=series,
-                    value_format=lambda v: money(Decimal(repr(v))))
+                    value_format=lambda v: money(Decimal(v)))
     rows = [[name, fmt.count(sum(channels.orders(m, name) for m in channels.months)),
              money(sum((channels.revenue(m, name) for m in channels.months), Decimal(0)))]
             for name in channels.channels]

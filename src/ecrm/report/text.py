@@ -35,7 +35,7 @@ def render_text(figures: ShopFigures, *, width: int = 100) -> str:
     if isinstance(width, bool) or not isinstance(width, int) or not (
             MIN_WIDTH <= width <= MAX_WIDTH):
         raise ValidationError("width", f"must be a whole number from {MIN_WIDTH} to {MAX_WIDTH}")
-    money = _money(figures.currency)
+    money = fmt.money_in(figures.currency)
     sections = [
         _title(figures),
         _headline(figures, money),
@@ -49,10 +49,6 @@ def render_text(figures: ShopFigures, *, width: int = 100) -> str:
     ]
     lines = [line for section in sections for line in [*section, ""]]
     return "\n".join(clip(line, width) for line in lines[:-1]) + "\n"
-
-
-def _money(currency: str) -> Callable[[Decimal | None], str]:
-    return lambda amount: fmt.money(amount, currency)
 
 
 def bar(value: float, maximum: float, columns: int) -> str:
