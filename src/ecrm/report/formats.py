@@ -9,6 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 #: Currencies written with a leading symbol; others get their code after the amount.
 SYMBOLS = {"JPY": "¥", "USD": "$", "EUR": "€", "GBP": "£"}
+#: A function writing amounts of one currency (see :func:`money_in`).
+Money = Callable[[Decimal | None], str]
 #: Shown where a figure has no value (no cases, no answers, no point value).
 MISSING = "-"
 
@@ -28,7 +30,7 @@ def money(amount: Decimal | None, currency: str) -> str:
     return f"{symbol}{whole}" if symbol else f"{whole} {currency}"
 
 
-def money_in(currency: str) -> Callable[[Decimal | None], str]:
+def money_in(currency: str) -> Money:
     """:func:`money` for one currency."""
     return lambda amount: money(amount, currency)
 

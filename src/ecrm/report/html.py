@@ -5,7 +5,7 @@ figures and writes the page to a file."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +21,7 @@ from ecrm.report.figures import (
     ShopFigures,
     SupportFigures,
 )
+from ecrm.report.formats import Money
 from ecrm.report.svg import HeatCell, Series, bar_chart, heatmap, xml_text
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 """
 
 NUMERIC = ' class="num"'
-Money = Callable[[Decimal | None], str]
 
 
 def render_html(figures: ShopFigures) -> str:

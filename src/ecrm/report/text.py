@@ -4,7 +4,7 @@ heat strips drawn in ASCII so that no character of ambiguous width can shift a l
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 
 from ecrm.errors import ValidationError
@@ -19,6 +19,7 @@ from ecrm.report.figures import (
     ShopFigures,
     SupportFigures,
 )
+from ecrm.report.formats import Money
 
 #: The narrowest and widest dashboards.
 MIN_WIDTH, MAX_WIDTH = 40, 1000
@@ -74,7 +75,7 @@ def _title(figures: ShopFigures) -> list[str]:
             f"amounts in {figures.currency}"]
 
 
-def _headline(figures: ShopFigures, money: Callable[[Decimal | None], str]) -> list[str]:
+def _headline(figures: ShopFigures, money: Money) -> list[str]:
     h = figures.headline
     pairs = [("customers", fmt.count(h.customers)), ("buyers", fmt.count(h.buyers)),
              ("orders", fmt.count(h.orders)), ("revenue", money(h.revenue)),
@@ -83,7 +84,7 @@ def _headline(figures: ShopFigures, money: Callable[[Decimal | None], str]) -> l
     return [_heading("Shop"), *table(["figure", "value"], pairs, right=[False, True])]
 
 
-def _rfm(rfm: RFMFigures, money: Callable[[Decimal | None], str]) -> list[str]:
+def _rfm(rfm: RFMFigures, money: Money) -> list[str]:
     top = max((s.customers for s in rfm.segments), default=0)
     rows = [[s.segment, fmt.count(s.customers), fmt.percent(s.share), bar(s.customers, top, 20)]
             for s in rfm.segments]
@@ -112,7 +113,7 @@ def _cohorts(cohorts: Sequence[CohortRetention], width: int) -> list[str]:
     return [*lines, *table(header, rows, right=[False, True, False] + [True] * shown)]
 
 
-def _channels(channels: ChannelRevenue, money: Callable[[Decimal | None], str],
+def _channels(channels: ChannelRevenue, money: Money,
               width: int) -> list[str]:
     lines = [_heading("Revenue by channel")]
     if not channels.cells:
@@ -169,7 +170,7 @@ def _support(support: SupportFigures) -> list[str]:
                                 "breaches"], rows, right=[False, True, True, True, True])]
 
 
-def _loyalty(loyalty: LoyaltyFigures, money: Callable[[Decimal | None], str]) -> list[str]:
+def _loyalty(loyalty: LoyaltyFigures, money: Money) -> list[str]:
     value = "not valued" if loyalty.point_value is None else money(loyalty.liability)
     pairs = [("points issued", fmt.count(loyalty.issued)),
              ("outstanding", fmt.count(loyalty.outstanding)),
@@ -179,7 +180,7 @@ def _loyalty(loyalty: LoyaltyFigures, money: Callable[[Decimal | None], str]) ->
     return [_heading("Loyalty points"), *table(["figure", "value"], pairs, right=[False, True])]
 
 
-def _campaigns(figures: ShopFigures, money: Callable[[Decimal | None], str]) -> list[str]:
+def _campaigns(figures: ShopFigures, money: Money) -> list[str]:
     lines = [_heading("Campaigns")]
     if not figures.campaigns:
         return [*lines, "no campaigns launched"]
