@@ -21,7 +21,8 @@ PAGES = ["loyalty.md", "loyalty-program.md", "coupons.md", "interactions.md", "b
          "analytics-channels.md", "analytics-rfm.md",
          "analytics-clv.md", "recommendations.md",
          "recommendations-mining.md", "templates.md", "messages.md",
-         "delivery-channels.md", "campaigns.md", "journeys.md", "privacy.md", "audit.md"]
+         "delivery-channels.md", "campaigns.md", "journeys.md", "privacy.md", "audit.md",
+         "reports.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
 EXPECTED = re.compile(r"^\s*print\(.*\)\s+# (.*)$")
 
