@@ -18,6 +18,7 @@ import pytest
 
 import ecrm
 from ecrm import hookspecs
+from ecrm.testing import BackendConformanceSuite
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(path.relative_to(DOCS) for path in DOCS.rglob("*.md")
@@ -83,6 +84,9 @@ def test_every_hook_and_the_backend_contracts_are_in_the_api_reference(site: Pat
     hooks = {f"ecrm.hookspecs.{name}" for name in vars(hookspecs) if name.startswith("ecrm_")}
     assert "ecrm.hookspecs.ecrm_customer_erased" in hooks
     assert hooks - names == set()
+    contracts = {f"{contract.__module__}.{contract.__qualname__}"
+                 for contract in BackendConformanceSuite.__bases__}
+    assert contracts - names == set(), "contracts missing from docs/api/testing.md"
     assert {"ecrm.backends.base.Backend", "ecrm.backends.base.UnitOfWork",
             "ecrm.backends.MemoryBackend", "ecrm.backends.sql.SQLBackend",
             "ecrm.backends.sql.make_engine", "ecrm.backends.sql.migrations.upgrade",
