@@ -22,6 +22,8 @@ myst_heading_anchors = 4
 myst_enable_extensions = ["colon_fence"]
 
 autodoc_member_order = "bysource"
+# Sphinx 9 lets this default override a directive's own ``:members: a, b`` list, so pages
+# that want only some members name each in a directive of its own.
 autodoc_default_options = {"members": True}
 
 html_theme = "furo"
