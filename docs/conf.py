@@ -19,7 +19,6 @@ exclude_patterns = ["_build"]
 # The pages link to each other's headings (``orders.md#the-order-record``), as GitHub
 # renders them; MyST makes the same anchors for headings down to this level.
 myst_heading_anchors = 4
-myst_enable_extensions = ["colon_fence"]
 
 autodoc_member_order = "bysource"
 # Sphinx 9 lets this default override a directive's own ``:members: a, b`` list, so pages
