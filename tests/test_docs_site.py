@@ -21,8 +21,8 @@ from ecrm import hookspecs
 from ecrm.testing import BackendConformanceSuite
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
-PAGES = sorted(path.relative_to(DOCS) for path in DOCS.rglob("*.md")
-               if "_build" not in path.parts)
+PAGES = sorted(page for page in (path.relative_to(DOCS) for path in DOCS.rglob("*.md"))
+               if page.parts[0] != "_build")
 
 
 @pytest.fixture(scope="module")
