@@ -28,7 +28,7 @@ _HIDDEN = {name: re.compile(rf"</{name}\s*>", re.IGNORECASE)
 def html_to_text(html: str) -> str:
     """The text of an HTML mail body: tags dropped, ``<br>`` and block elements (``p``,
     ``div``, ``li``, ``tr``, ...) as line breaks, entities unescaped, ``script``,
-    ``style`` and comments left out, and ``blockquote`` contents quoted with ``> `` like a
+    ``style`` and comments left out, and ``blockquote`` contents quoted with ``"> "`` like a
     plain-text reply. It reads the markup in one pass (time linear in its length, however
     broken it is)."""
     lines = _Lines()
