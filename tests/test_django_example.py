@@ -184,6 +184,42 @@ def test_an_error_after_the_ecrm_write_rolls_both_back(alias: str, outside: ecrm
     assert order_log.seen == []
 
 
+def test_sqlalchemy_leaves_djangos_transaction_alone(alias: str, outside: ecrm.CRM,
+                                                     number: str) -> None:
+    """A SQLAlchemy connection opened and closed inside Django's block (closing rolls
+    back SQLAlchemy's side of the transaction) neither ends nor undoes Django's."""
+    from django.db import transaction
+    from shop.crm import engine_for
+
+    from ecrm.backends.sql import SQLBackend
+
+    _, models = shop()
+    with transaction.atomic(using=alias):
+        models.Order.objects.using(alias).create(
+            number=number, customer_ref="u", email="u@example.jp", placed_at=PLACED_AT,
+            total=3000)
+        with engine_for(alias).connect() as connection:
+            crm = ecrm.CRM(SQLBackend(connection), tenant=settings.ECRM_TENANT)
+            crm.customers.create(external_id=f"user-{number}")
+        assert connections[alias].in_atomic_block
+
+    assert len(saved(alias, number)) == 1
+    assert outside.customers.find(external_id=f"user-{number}") is not None
+
+
+def test_json_reads_back_as_json_on_djangos_connection(alias: str, number: str) -> None:
+    from shop.crm import crm_transaction
+
+    attributes = {"newsletter": True, "sizes": ["M", "L"]}
+    with crm_transaction(using=alias) as crm:
+        customer = crm.customers.create(external_id=f"user-{number}", attributes=attributes)
+        crm.interactions.record(customer.id, channel="web", kind="cart_add", sku="TEA-01",
+                                payload={"quantity": 2})
+        assert crm.customers.get(customer.id).attributes == attributes
+        [event] = crm.interactions.timeline(customer.id).events
+        assert event.item.payload == {"quantity": 2}
+
+
 def test_an_ecrm_validation_error_saves_no_order(alias: str, outside: ecrm.CRM,
                                                  number: str, order_log: OrderLog) -> None:
     with pytest.raises(ecrm.ValidationError) as error:
