@@ -50,7 +50,8 @@ class LentConnection:
 
 
 class LentPsycopgConnection(LentConnection):
-    """A lent psycopg 3 connection, with the two things Django sets up differently."""
+    """A lent psycopg 3 connection: ``jsonb`` decoded as SQLAlchemy expects, and nothing
+    of SQLAlchemy's left on Django's connection."""
 
     dialect_url = "postgresql+psycopg://"
     # SQLAlchemy's hstore set-up needs psycopg's own Connection class, not a proxy.
@@ -108,7 +109,8 @@ def engine_for(alias: str = DEFAULT_DB_ALIAS) -> Engine:
 
     # NullPool keeps nothing: every connect() calls lend() again, so SQLAlchemy always
     # gets the connection Django has now (Django reconnects per request, or after
-    # CONN_MAX_AGE). With reset_on_return=None, giving it back sends no ROLLBACK.
+    # CONN_MAX_AGE). With reset_on_return=None, giving it back sends no ROLLBACK; the
+    # ROLLBACK that ends the dialect's first-connect checks goes to LentConnection.
     return create_engine(lent.dialect_url, creator=lend, poolclass=NullPool,
                          pool_reset_on_return=None, **lent.engine_options)
 
@@ -127,14 +129,14 @@ def crm_transaction(*, using: str = DEFAULT_DB_ALIAS) -> Iterator[ecrm.CRM]:
     its commit. Inside a nested ``atomic()`` that rolls back, ecrm's rows go but its
     notifications still come with the outer commit.
     """
-    with engine_for(using).connect() as connection:
-        crm = ecrm.CRM(SQLBackend(connection), tenant=settings.ECRM_TENANT,
-                       plugins=settings.ECRM_PLUGINS)
-        with transaction.atomic(using=using, durable=True):
-            # SQLAlchemy's commit event delivers ecrm's notifications; leaving the
-            # `with` without it (after a rollback) drops them.
-            transaction.on_commit(connection.commit, using=using)
-            yield crm
+    connection = engine_for(using).connect()
+    crm = ecrm.CRM(SQLBackend(connection), tenant=settings.ECRM_TENANT,
+                   plugins=settings.ECRM_PLUGINS)
+    with connection, crm, transaction.atomic(using=using, durable=True):
+        # SQLAlchemy's commit event delivers ecrm's notifications; leaving the `with`
+        # without it (after a rollback) drops them.
+        transaction.on_commit(connection.commit, using=using)
+        yield crm
 
 
 def upgrade_ecrm_schema(using: str = DEFAULT_DB_ALIAS) -> None:
