@@ -210,3 +210,15 @@ def test_the_app_opens_and_closes_a_crm_from_a_url(service: ModuleType,
     with TestClient(service.create_app(url)) as client:
         events = client.get(f"/customers/{taro.id}/timeline").json()["events"]
     assert [e["kind"] for e in events] == ["page_view"]
+
+
+def test_the_crm_is_a_dependency_tests_can_override(service: ModuleType,
+                                                    crm: ecrm.CRM) -> None:
+    other = ecrm.CRM.open("memory://")
+    jiro = other.customers.create(name="二郎")
+    app = service.create_app(crm)
+    app.dependency_overrides[service.get_crm] = lambda: other
+    client = TestClient(app)
+    assert client.get(f"/customers/{jiro.id}/timeline").json() == {
+        "events": [], "next_cursor": None}
+    assert client.get(f"/customers/{hanako(crm).id}/timeline").status_code == 404
