@@ -8,6 +8,9 @@ server that does not answer) those tests skip with the reason, unless
 from __future__ import annotations
 
 import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import Engine, text
@@ -42,6 +45,28 @@ def server_engine(kind: str, **options: object) -> Engine:
         engine.dispose()
         _unavailable(f"cannot reach {kind} at {engine.url!r}: {error}")
     return engine
+
+
+@contextmanager
+def server_database(kind: str, prefix: str = "ecrm_migrations") -> Iterator[Engine]:
+    """A dedicated database on server ``kind`` (``<prefix>_<random>``), dropped afterwards.
+    MySQL's defaults to latin1, so only the tables' own options can make it store full
+    Unicode."""
+    server = server_engine(kind, isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    charset = " CHARACTER SET latin1" if kind == "mysql" else ""
+    try:
+        with server.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}{charset}"))
+        engine = make_engine(server.url.set(database=name).render_as_string(hide_password=False))
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+            with server.connect() as conn:
+                conn.execute(text(f"DROP DATABASE {name}"))
+    finally:
+        server.dispose()
 
 
 def _unavailable(reason: str) -> None:

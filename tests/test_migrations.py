@@ -32,7 +32,7 @@ from ecrm.backends.sql import SQLBackend, make_engine, migrations
 from ecrm.backends.sql.tables import metadata
 from ecrm.domain.customers import new_customer
 from ecrm.domain.ids import new_id
-from tests.servers import server_engine
+from tests.servers import server_database
 
 KINDS = [
     "sqlite",
@@ -63,27 +63,6 @@ def empty_database(kind: str, directory: Path) -> Iterator[Engine]:
         return
     with server_database(kind) as engine:
         yield engine
-
-
-@contextmanager
-def server_database(kind: str) -> Iterator[Engine]:
-    """A dedicated database on server ``kind``. MySQL's defaults to latin1, so only the
-    tables' own options can make it store full Unicode."""
-    server = server_engine(kind, isolation_level="AUTOCOMMIT")
-    name = f"ecrm_migrations_{secrets.token_hex(4)}"
-    charset = " CHARACTER SET latin1" if kind == "mysql" else ""
-    try:
-        with server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}{charset}"))
-        engine = make_engine(server.url.set(database=name).render_as_string(hide_password=False))
-        try:
-            yield engine
-        finally:
-            engine.dispose()
-            with server.connect() as conn:
-                conn.execute(text(f"DROP DATABASE {name}"))
-    finally:
-        server.dispose()
 
 
 @pytest.fixture(params=KINDS)

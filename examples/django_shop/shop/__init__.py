@@ -1,0 +1,1 @@
+"""The example shop: orders saved with the Django ORM and recorded in ecrm."""
