@@ -4,10 +4,13 @@ non-zero status and exactly one line on stderr."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -15,9 +18,11 @@ import ecrm
 from ecrm.cli import main
 from ecrm.cli.progress import Progress
 from ecrm.cli.segment import display_width, table
+from ecrm.report import collect, render_html, render_text
 from tests.test_migrations import KINDS, empty_database, head
 
 NOW = "2026-11-23T12:00:00+09:00"
+SVG = re.compile(r"<svg\b.*?</svg>", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +93,58 @@ def test_demo_without_faker_names_the_extra(capsys: pytest.CaptureFixture[str],
 
 def _counts(out: str) -> list[str]:
     return [line for line in out.splitlines() if "built in" not in line]
+
+
+def test_demo_ends_with_the_dashboard(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    status, out, _ = run(capsys, "demo", "--db", url, "--customers", "40", "--now", NOW)
+    assert status == 0
+    headings = ["== Shop ==", "== RFM segments ==", "== Monthly cohort retention ==",
+                "== Top cross-sell rules ==", "== Support and SLA ==", "== Loyalty points =="]
+    where = [out.index(heading) for heading in headings]
+    assert where == sorted(where)
+    assert "ecrm shop dashboard, as of 2026-11-23 12:00 (Asia/Tokyo)" in out
+    assert "liability" in out
+
+
+# -- report -------------------------------------------------------------------------------
+
+
+def test_report_writes_what_the_library_renders(demo_url: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "report.html"
+    status, out, err = run(capsys, "report", "--db", demo_url, "--out", str(out_file),
+                           "--as-of", NOW, "--months", "6", "--point-value", "1")
+    assert (status, err) == (0, "")
+    assert out.startswith(f"wrote {out_file} (")
+    crm = ecrm.CRM.open(demo_url)
+    try:
+        figures = collect(crm, as_of=datetime.fromisoformat(NOW), months=6, tz="Asia/Tokyo",
+                          point_value=1)
+    finally:
+        crm.close()
+    html = out_file.read_text(encoding="utf-8")
+    assert html == render_html(figures)
+    charts = [ElementTree.fromstring(svg) for svg in SVG.findall(html)]
+    assert [chart.get("aria-label") for chart in charts] == [
+        "Monthly cohort retention", "RFM grid: customers by recency and frequency score",
+        "Revenue by channel and month", "Cases within SLA by month"]
+    for chart in charts:
+        marks = [node for node in chart.iter() if node.tag.endswith("rect")]
+        assert len(marks) > 1, chart.get("aria-label")
+
+
+def test_report_prints_the_dashboard_as_text(demo_url: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "report", "--db", demo_url, "--text", "--as-of", NOW)
+    crm = ecrm.CRM.open(demo_url)
+    try:
+        expected = render_text(collect(crm, as_of=datetime.fromisoformat(NOW),
+                                       tz="Asia/Tokyo"))
+    finally:
+        crm.close()
+    assert (status, out) == (0, expected + "\n")
 
 
 # -- segment ------------------------------------------------------------------------------
@@ -277,7 +334,7 @@ def test_db_without_alembic_names_the_extra(capsys: pytest.CaptureFixture[str],
 
 
 @pytest.mark.parametrize(("argv", "status", "says"), [
-    ([], 2, "choose a command: db, demo, import, segment (see ecrm --help)"),
+    ([], 2, "choose a command: db, demo, import, report, segment (see ecrm --help)"),
     (["bogus"], 2, "invalid choice: 'bogus'"),
     (["segment"], 2, "the following arguments are required: RULE"),
     (["segment", "x", "--frobnicate"], 2, "unrecognized arguments: --frobnicate"),
@@ -301,6 +358,11 @@ def test_db_without_alembic_names_the_extra(capsys: pytest.CaptureFixture[str],
     (["import", "customers", "x.csv", "--encoding", "klingon"], 1,
      "unknown encoding 'klingon'"),
     (["db", "upgrade", "--db", "memory://"], 1, "memory:// has no schema to migrate"),
+    (["report", "--months", "0"], 2, "needs a whole number of at least 1, got '0'"),
+    (["report", "--point-value", "lots"], 2, "not an amount: 'lots'"),
+    (["report", "--db", "{demo}", "--tz", "Mars/Base"], 1, "tz: 'Mars/Base'"),
+    (["report", "--db", "{demo}", "--out", "{tmp}/no/such/dir/r.html"], 1,
+     "No such file or directory"),
 ])
 def test_bad_input_is_one_line_on_stderr(argv: list[str], status: int, says: str,
                                          demo_url: str, tmp_path: Path,

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from ecrm.cli.options import CommandError, UsageError, one_line, scrub
 
 #: The subcommand modules of ``ecrm.cli``, in the order ``ecrm --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "imports", "segment", "db")
+COMMANDS: tuple[str, ...] = ("demo", "imports", "segment", "report", "db")
 
 PROG = "ecrm"
 
@@ -41,8 +41,8 @@ def build_parser() -> Parser:
     """The parser of ``ecrm`` with every subcommand of :data:`COMMANDS` registered."""
     parser = Parser(
         prog=PROG,
-        description="ecrm: build a demo shop, import CSV files, count segments and "
-                    "migrate the database of the ecrm CRM library.",
+        description="ecrm: build a demo shop, import CSV files, count segments, report "
+                    "with charts and migrate the database of the ecrm CRM library.",
         epilog="Every command takes --db URL and --tenant NAME. See docs/cli.md.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+from decimal import Decimal
 from typing import Any
 
 from ecrm.cli.options import (
@@ -17,11 +18,15 @@ from ecrm.cli.options import (
     sqlite_path,
 )
 from ecrm.cli.progress import Progress
+from ecrm.cli.report import DEFAULT_TZ
 
 NEEDS_FAKER = 'ecrm demo needs Faker: pip install "ecrm[demo]"'
 #: Where the demo goes without --db (ECRM_DB_URL is not read: the demo never writes
 #: into a database you named for something else).
 DEMO_URL = "sqlite:///ecrm-demo.db"
+#: What the dashboard values one of the demo's loyalty points at: one yen, as Japanese
+#: shops' points usually are.
+DEMO_POINT_VALUE = Decimal(1)
 
 
 def register(subparsers: Any) -> None:
@@ -49,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("faker") is None:
         raise CommandError(NEEDS_FAKER)
     from ecrm.demo import build_demo_shop
+    from ecrm.report import collect, render_text
 
     _make_room(args)
     crm = open_crm(args, must_exist=False)
@@ -60,9 +66,12 @@ def run(args: argparse.Namespace) -> int:
         with Progress("demo", unit=None) as progress:
             summary = build_demo_shop(crm, customers=args.customers, seed=args.seed,
                                       now=args.now, progress=_stage(progress))
+        print("\n".join(summary.lines()))
+        print()
+        print(render_text(collect(crm, as_of=summary.end, tz=DEFAULT_TZ,
+                                  point_value=DEMO_POINT_VALUE)))
     finally:
         crm.close()
-    print("\n".join(summary.lines()))
     return 0
 
 

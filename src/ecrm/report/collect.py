@@ -77,7 +77,8 @@ def collect(crm: CRM, *, as_of: datetime | None = None, months: int = 12,
     start = day_start(firsts[0], zone)
     value = _point_value(point_value)
     return ShopFigures(
-        as_of=moment, window_start=start, months=len(firsts), tz=zone_name(zone),
+        as_of=moment.astimezone(zone), window_start=start.astimezone(zone),
+        months=len(firsts), tz=zone_name(zone),
         currency=crm.currency, headline=_headline(crm, moment),
         rfm=rfm_figures(crm.analytics.rfm(as_of=moment)),
         cohorts=_cohorts(crm, moment, start, zone),

@@ -206,7 +206,8 @@ class CampaignResult:
 class ShopFigures:
     """Everything the dashboard and the HTML report show, as of ``as_of``, with monthly
     figures over the ``months`` calendar months in ``tz`` ending with the one holding
-    ``as_of`` (the window starting at ``window_start``). Money is in ``currency``."""
+    ``as_of`` (the window starting at ``window_start``; both times in ``tz``). Money is in
+    ``currency``."""
 
     as_of: datetime
     window_start: datetime
