@@ -53,7 +53,9 @@ def assert_runs_and_prints_what_it_says(page: Path) -> None:
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_page_runs_and_prints_what_it_says(page: str) -> None:
+def test_page_runs_and_prints_what_it_says(page: str, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # pages write files (app.db, report.html) where they run
     assert_runs_and_prints_what_it_says(DOCS / page)
 
 
