@@ -17,8 +17,9 @@ import pytest
 import ecrm
 from ecrm.cli import main
 from ecrm.cli.progress import Progress
-from ecrm.cli.segment import display_width, table
+from ecrm.cli.segment import table
 from ecrm.report import collect, render_html, render_text
+from ecrm.report.columns import width
 from tests.test_migrations import KINDS, empty_database, head
 
 NOW = "2026-11-23T12:00:00+09:00"
@@ -188,7 +189,7 @@ def test_segment_reads_ecrm_db_url(demo_url: str, capsys: pytest.CaptureFixture[
 
 
 def test_table_pads_wide_characters() -> None:
-    assert display_width("山田 花子") == 9
+    assert width("山田 花子") == 9
     assert table(["name", "x"], [["山田", "1"], ["ab", "2"]]).splitlines() == [
         "name  x", "山田  1", "ab    2"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -93,17 +92,16 @@ def _row(customer: Any) -> tuple[str, str, str, str]:
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Columns padded to the widest cell, counting East Asian wide characters as two."""
-    widths = [max(display_width(str(cell)) for cell in column)
+    """Columns padded to the widest cell, counting East Asian wide characters as two
+    (:func:`ecrm.report.columns.width`); unlike the dashboard's tables, no cell is cut."""
+    # Imported here, as ecrm.cli.report does: loading ecrm.report slows every ecrm command.
+    from ecrm.report.columns import width
+
+    widths = [max(width(str(cell)) for cell in column)
               for column in zip(header, *rows, strict=True)]
     lines = []
     for cells in (header, *rows):
-        padded = [str(cell) + " " * (width - display_width(str(cell)))
-                  for cell, width in zip(cells, widths, strict=True)]
+        padded = [str(cell) + " " * (size - width(str(cell)))
+                  for cell, size in zip(cells, widths, strict=True)]
         lines.append("  ".join(padded).rstrip())
     return "\n".join(lines)
-
-
-def display_width(text: str) -> int:
-    """Terminal columns ``text`` takes: two for wide and full-width characters."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
